@@ -1,0 +1,51 @@
+# Tocsin: `make demo` to try it, `make test` to check it. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint types check-migrations openapi messages browser clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tocsin demo
+
+# Debian's chromium for the browser tests, installed when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check-migrations: $(STAMP)
+	$(BIN)/tocsin manage makemigrations --check --dry-run
+
+# The OpenAPI document is generated from code and kept in docs/; CI fails when it is stale.
+openapi: $(STAMP)
+	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
+
+test: $(STAMP) browser lint types check-migrations
+	$(BIN)/tocsin manage export_openapi --check docs/openapi.json
+	$(BIN)/pytest
+
+# Translations: extract (needs GNU gettext) and compile (pure Python, polib).
+messages: $(STAMP)
+	cd src/tocsin && ../../$(BIN)/django-admin makemessages -l nl -l fr -l de -l en --settings=tocsin.settings --no-obsolete
+	$(BIN)/python -m tocsin.runtime.compilemessages
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,196 @@
+"""The ``tocsin`` command.
+
+Thin: each sub-command parses its arguments and calls one library function.
+Commands that need the database start the embedded PostgreSQL under ./var
+unless DATABASE_URL points elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _use_database() -> None:
+    """Make sure a database is reachable, then set Django up."""
+    if not os.environ.get("DATABASE_URL"):
+        from tocsin.runtime import pg
+
+        if pg.start():
+            print(f"Started the embedded PostgreSQL ({pg.layout().root}).", file=sys.stderr)
+    _django()
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tocsin.settings")
+    import django
+
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _use_database()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=args.verbosity)
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    _use_database()
+    import uvicorn
+
+    uvicorn.run("tocsin.asgi:application", host=args.host, port=args.port, log_level="info", lifespan="off")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _use_database()
+    from tocsin.runtime.worker import run_worker
+
+    return run_worker(queues=args.queue or None, concurrency=args.concurrency)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from tocsin.runtime import pg
+
+    if os.environ.get("DATABASE_URL"):
+        print("DATABASE_URL is set: the embedded PostgreSQL is not used.", file=sys.stderr)
+        if args.action == "url":
+            print(os.environ["DATABASE_URL"])
+        return 0
+    if args.action == "start":
+        started = pg.start()
+        print("started" if started else "already running", pg.layout().root)
+    elif args.action == "stop":
+        print("stopped" if pg.stop() else "not running")
+    elif args.action == "url":
+        if not pg.is_initialised():
+            print(
+                "The embedded PostgreSQL is not initialised yet: run `tocsin db start`.",
+                file=sys.stderr,
+            )
+            return 1
+        print(pg.database_url())
+    return 0
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _use_database()
+    from tocsin.organisations.domain import RuleError
+    from tocsin.organisations.services import invitation_url, platform_bootstrap
+
+    try:
+        user, invitation = platform_bootstrap(
+            crisis_centre_name=args.crisis_centre, email=args.email, full_name=args.name
+        )
+    except RuleError as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"Administrator {user.email} of {user.organisation.name} created.")
+    if invitation is not None:
+        # Shown only on this console, to the person setting up the platform: it is a
+        # one-time link to choose a password, not a password (BA-7.4).
+        print(f"Open this one-time link to choose your password:\n  {invitation_url(invitation)}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    _use_database()
+    from tocsin.audit.services import audit_verify
+
+    count, broken = audit_verify()
+    if broken is not None:
+        print(f"AUDIT CHAIN BROKEN at entry #{broken.seq}: {broken.reason} ({count} entries verified before it)")
+        return 1
+    print(f"audit chain intact: {count} entries verified")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tocsin.runtime.demo import run_demo
+
+    return run_demo(host=args.host, port=args.port)
+
+
+def cmd_demo_code(args: argparse.Namespace) -> int:
+    _use_database()
+    from tocsin.runtime.demo import current_code
+
+    code = current_code(args.email)
+    if code is None:
+        print(f"{args.email}: no demo authenticator", file=sys.stderr)
+        return 1
+    print(code)
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    _use_database()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["tocsin manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tocsin", description="Tocsin: public-safety alerting and alarm systems.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add(
+        "demo",
+        cmd_demo,
+        "Run web + worker over the embedded PostgreSQL with demo data; Ctrl-C stops all.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p = add("web", cmd_web, "Serve the portal and the API (ASGI, uvicorn).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p = add("worker", cmd_worker, "Run background jobs (procrastinate); SIGTERM drains and stops.")
+    p.add_argument("--queue", action="append", help="a queue to serve (repeatable; default: all)")
+    p.add_argument("--concurrency", type=int, default=4)
+    p = add("migrate", cmd_migrate, "Create or update the database schema.")
+    p.add_argument("--verbosity", type=int, default=1)
+    p = add("db", cmd_db, "Start or stop the embedded PostgreSQL, or print its URL.")
+    p.add_argument("action", choices=["start", "stop", "url"])
+    p = add(
+        "createadmin",
+        cmd_createadmin,
+        "Create the crisis centre and an administrator (one-time link).",
+    )
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", required=True, help="the administrator's full name")
+    p.add_argument("--crisis-centre", default="Nationaal Crisiscentrum")
+    p = add(
+        "audit",
+        cmd_audit,
+        "Audit log: `tocsin audit verify` walks the hash chain; exits 1 if tampered.",
+    )
+    p.add_argument("action", choices=["verify"])
+    p = add("demo-code", cmd_demo_code, "Print the current two-factor code of a demo login.")
+    p.add_argument("email")
+    p = add(
+        "manage",
+        cmd_manage,
+        "Run a Django management command (e.g. `tocsin manage makemigrations`).",
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,836 @@
+"""Writes for organisations, people, access, agreements and directives.
+
+Every function takes the acting user (``actor``) and checks what that actor
+may do, so the portal, the API and the CLI obey the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tocsin.audit.services import audit_record
+from tocsin.organisations import domain
+from tocsin.organisations.domain import Kind, Role, RuleError, Status
+from tocsin.organisations.models import (
+    Agreement,
+    AgreementDecision,
+    ApiToken,
+    ConditionsVersion,
+    DirectiveAcknowledgement,
+    Invitation,
+    Notice,
+    Organisation,
+    OrganisationEvent,
+    SecurityDirective,
+    User,
+)
+
+
+class AccessDenied(PermissionError):
+    """The actor may not do this; the message says why (shown to the person)."""
+
+    def __init__(self, message: str, *, rule: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+
+
+class NotFound(LookupError):
+    """Absent, or belongs to another organisation: both look the same from outside."""
+
+
+# --- who may act -------------------------------------------------------------
+
+
+def access_refusal(org: Organisation) -> AccessDenied | None:
+    """Why an organisation's members may not act now, or None when they may (BA-7.4)."""
+    if org.status == Status.SUSPENDED.value:
+        reason = f" Reason: {org.status_reason}" if org.status_reason else ""
+        return AccessDenied(f"Access for {org.name} has been suspended by the crisis centre.{reason}", rule="BA-7.4")
+    if org.status == Status.TERMINATED.value:
+        return AccessDenied(f"The agreement of {org.name} has ended; access is closed.", rule="BA-9")
+    if org.status != Status.ACTIVE.value:
+        return AccessDenied(f"{org.name} is not activated yet.", rule="BA-8-ACTIVATION")
+    return None
+
+
+def access_check(user: Any) -> None:
+    """Refuse every action of a user whose organisation is not active (BA-7.4)."""
+    if not user or not user.is_authenticated or not user.is_active:
+        raise AccessDenied("Sign in first.")
+    refusal = access_refusal(user.organisation)
+    if refusal is not None:
+        raise refusal
+
+
+def _require_org_admin(actor: User) -> None:
+    access_check(actor)
+    if not actor.has_role(Role.ADMIN):
+        raise AccessDenied("Only an administrator of your organisation may do this.")
+
+
+def _require_crisis_admin(actor: User) -> None:
+    access_check(actor)
+    if not (actor.organisation.is_crisis_centre and actor.has_role(Role.ADMIN)):
+        raise AccessDenied("Only an administrator of the crisis centre may do this.")
+
+
+def _member(actor: User, user_id: int) -> User:
+    """A member of the actor's own organisation, locked for update (tenant isolation)."""
+    try:
+        return User.objects.select_for_update().get(pk=user_id, organisation_id=actor.organisation_id)
+    except User.DoesNotExist:
+        raise NotFound("No such member.") from None
+
+
+def _notify(users: Any, *, subject: str, body: str, link: str) -> None:
+    from tocsin.organisations.tasks import send_notice_email
+
+    for user in users:
+        notice = Notice.objects.create(user=user, subject=subject, body=body, link=link)
+        # Deferred on Django's connection: the job commits with the notice, or not at all.
+        send_notice_email.defer(notice_id=notice.pk)
+
+
+# --- organisations -----------------------------------------------------------
+
+
+def _clean_email(value: str, field: str) -> str:
+    value = (value or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise RuleError("Enter a valid e-mail address.", field=field) from None
+    return value
+
+
+def _record_status(org: Organisation, *, to: Status, reason: str, actor: User | None) -> None:
+    OrganisationEvent.objects.create(
+        organisation=org, from_status=org.status, to_status=to.value, reason=reason, by=actor
+    )
+    org.status = to.value
+    org.status_reason = reason
+
+
+def organisation_create(
+    *,
+    actor: User,
+    name: str,
+    kind: str,
+    admin_email: str,
+    admin_name: str,
+    bin_option: bool = False,
+    contact_email: str = "",
+) -> Organisation:
+    """Register an entity as *requested*, with the person who will be its first admin."""
+    _require_crisis_admin(actor)
+    name = (name or "").strip()
+    if not name:
+        raise RuleError("Enter the organisation's name.", field="name")
+    try:
+        kind_ = Kind(kind)
+    except ValueError:
+        raise RuleError("Choose a kind of organisation.", field="kind") from None
+    if kind_ is Kind.CRISIS_CENTRE:
+        raise RuleError("There is one crisis centre; it cannot be created again.", field="kind")
+    if bin_option and kind_ not in domain.ALERTING:
+        raise RuleError(
+            "The BIN option is for alerting entities (type 1 or 2).",
+            field="bin_option",
+            rule="BA-7-BIN",
+        )
+    admin_email = _clean_email(admin_email, "admin_email")
+    admin_name = (admin_name or "").strip()
+    if not admin_name:
+        raise RuleError("Enter the first administrator's name.", field="admin_name")
+    if contact_email:
+        contact_email = _clean_email(contact_email, "contact_email")
+    if User.objects.filter(email__iexact=admin_email).exists():
+        raise RuleError("A person with this e-mail address already has an account.", field="admin_email")
+    with transaction.atomic():
+        org = Organisation.objects.create(
+            name=name, kind=kind_.value, bin_option=bin_option, contact_email=contact_email
+        )
+        OrganisationEvent.objects.create(organisation=org, to_status=Status.REQUESTED.value, by=actor)
+        Agreement.objects.create(organisation=org)
+        admin = User(email=admin_email, full_name=admin_name, organisation=org, roles=[Role.ADMIN.value])
+        admin.set_unusable_password()
+        try:
+            with transaction.atomic():
+                admin.save()
+        except IntegrityError:
+            raise RuleError("A person with this e-mail address already has an account.", field="admin_email") from None
+        audit_record(
+            action="organisation.requested",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="organisation",
+            object_id=org.pk,
+            data={"name": name, "kind": kind_.value, "bin_option": bin_option},
+        )
+    return org
+
+
+def organisation_activate(
+    *,
+    actor: User,
+    organisation_id: int,
+    nis_code: str = "",
+    sms_sender: str = "",
+    languages: list[str] | None = None,
+    recognition_reference: str = "",
+) -> Organisation:
+    """Activate with the entity's own parameters (BA-8-ACTIVATION; KB-3 for internal services)."""
+    _require_crisis_admin(actor)
+    languages = list(languages or [])
+    with transaction.atomic():
+        org = _org_for_update(organisation_id)
+        kind = Kind(org.kind)
+        domain.check_transition(Status(org.status), Status.ACTIVE)
+        if org.status != Status.REQUESTED.value:
+            raise RuleError("Use reinstate for a suspended organisation.", field="status")
+        domain.check_activation(
+            kind,
+            recognition_reference=recognition_reference,
+            nis_code=nis_code,
+            sms_sender=sms_sender,
+            languages=languages,
+        )
+        org.nis_code = nis_code
+        org.sms_sender = sms_sender
+        org.languages = languages
+        org.recognition_reference = recognition_reference.strip()
+        org.activated_at = timezone.now()
+        _record_status(org, to=Status.ACTIVE, reason="", actor=actor)
+        org.save()
+        audit_record(
+            action="organisation.activated",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="organisation",
+            object_id=org.pk,
+            data={"nis_code": nis_code, "sms_sender": sms_sender, "languages": languages,
+                  "recognition_reference": org.recognition_reference},
+        )  # fmt: skip
+        for admin in org.members.filter(roles__contains=[Role.ADMIN.value], is_active=True):
+            if not admin.has_usable_password():
+                _invitation_create(user=admin, invited_by=actor)
+    return org
+
+
+def _org_for_update(organisation_id: int) -> Organisation:
+    try:
+        return Organisation.objects.select_for_update().get(pk=organisation_id)
+    except Organisation.DoesNotExist:
+        raise NotFound("No such organisation.") from None
+
+
+def _need_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError(
+            "Give the reason; the organisation's members will see it.",
+            field="reason",
+            rule="BA-7.4",
+        )
+    return reason
+
+
+def organisation_suspend(*, actor: User, organisation_id: int, reason: str) -> Organisation:
+    """Cut an entity's access at once: sessions and API tokens included (BA-7.4)."""
+    _require_crisis_admin(actor)
+    reason = _need_reason(reason)
+    with transaction.atomic():
+        org = _org_for_update(organisation_id)
+        if org.is_crisis_centre:
+            raise RuleError("The crisis centre cannot suspend itself.", field="organisation")
+        domain.check_transition(Status(org.status), Status.SUSPENDED)
+        _record_status(org, to=Status.SUSPENDED, reason=reason, actor=actor)
+        org.access_epoch = F("access_epoch") + 1
+        org.save()
+        org.refresh_from_db()
+        audit_record(
+            action="organisation.suspended",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="organisation",
+            object_id=org.pk,
+            data={"reason": reason},
+        )
+    return org
+
+
+def organisation_reinstate(*, actor: User, organisation_id: int, reason: str) -> Organisation:
+    _require_crisis_admin(actor)
+    reason = _need_reason(reason)
+    with transaction.atomic():
+        org = _org_for_update(organisation_id)
+        if org.status != Status.SUSPENDED.value:
+            raise RuleError("Only a suspended organisation can be reinstated.", field="status")
+        _record_status(org, to=Status.ACTIVE, reason=reason, actor=actor)
+        org.status_reason = ""
+        org.save()
+        audit_record(
+            action="organisation.reinstated",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="organisation",
+            object_id=org.pk,
+            data={"reason": reason},
+        )
+    return org
+
+
+def _terminate(org: Organisation, *, reason: str, actor: User) -> None:
+    domain.check_transition(Status(org.status), Status.TERMINATED)
+    _record_status(org, to=Status.TERMINATED, reason=reason, actor=actor)
+    org.access_epoch = F("access_epoch") + 1
+    org.save()
+    org.refresh_from_db()
+    now = timezone.now()
+    ApiToken.objects.filter(user__organisation=org, revoked_at__isnull=True).update(revoked_at=now)
+    Agreement.objects.filter(organisation=org).update(terminated_at=now)
+
+
+def organisation_terminate(*, actor: User, organisation_id: int, reason: str) -> Organisation:
+    _require_crisis_admin(actor)
+    reason = _need_reason(reason)
+    with transaction.atomic():
+        org = _org_for_update(organisation_id)
+        if org.is_crisis_centre:
+            raise RuleError("The crisis centre cannot terminate itself.", field="organisation")
+        _terminate(org, reason=reason, actor=actor)
+        audit_record(
+            action="organisation.terminated",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="organisation",
+            object_id=org.pk,
+            data={"reason": reason},
+        )
+    return org
+
+
+# --- people ------------------------------------------------------------------
+
+
+def _invitation_token(invitation: Invitation, nonce: str) -> str:
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"invite:{invitation.pk}:{nonce}".encode(), hashlib.sha256)
+    return f"{invitation.pk}.{mac.hexdigest()[:40]}"
+
+
+def invitation_url(invitation: Invitation) -> str:
+    """The one-time link; derived from a stored nonce and the secret key, never stored itself."""
+    token = _invitation_token(invitation, invitation.token_hash)
+    return settings.BASE_URL.rstrip("/") + reverse("web:invitation", args=[token])
+
+
+def _invitation_create(*, user: User, invited_by: User | None) -> Invitation:
+    from tocsin.organisations.tasks import send_invitation_email
+
+    Invitation.objects.filter(user=user, used_at__isnull=True).update(expires_at=timezone.now())
+    invitation = Invitation.objects.create(
+        organisation=user.organisation,
+        user=user,
+        token_hash=secrets.token_hex(32),
+        invited_by=invited_by,
+        expires_at=timezone.now() + timedelta(hours=settings.TOCSIN_INVITATION_HOURS),
+    )
+    audit_record(
+        action="user.invited",
+        actor=invited_by,
+        organisation_id=user.organisation_id,
+        object_type="user",
+        object_id=user.pk,
+        data={"email": user.email, "roles": user.roles},
+    )
+    send_invitation_email.defer(invitation_id=invitation.pk)
+    return invitation
+
+
+def user_invite(*, actor: User, email: str, full_name: str, roles: list[str]) -> User:
+    """Invite a person into the actor's organisation; they set their own password (BA-7.4)."""
+    _require_org_admin(actor)
+    email = _clean_email(email, "email")
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise RuleError("Enter the person's full name.", field="full_name")
+    roles = domain.check_roles(Kind(actor.organisation.kind), roles)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise RuleError("A person with this e-mail address already has an account.", field="email")
+        user = User(email=email, full_name=full_name, organisation=actor.organisation, roles=roles)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise RuleError("A person with this e-mail address already has an account.", field="email") from None
+        _invitation_create(user=user, invited_by=actor)
+    return user
+
+
+def invitation_resend(*, actor: User, user_id: int) -> Invitation:
+    _require_org_admin(actor)
+    with transaction.atomic():
+        user = _member(actor, user_id)
+        if user.has_usable_password():
+            raise RuleError("This person has already set a password.", field="user")
+        return _invitation_create(user=user, invited_by=actor)
+
+
+def invitation_lookup(token: str) -> Invitation:
+    """The open invitation behind a token, or NotFound (same answer for every failure)."""
+    pk, _, _mac = (token or "").partition(".")
+    if not pk.isdigit():
+        raise NotFound("This invitation link is not valid.")
+    invitation = Invitation.objects.select_related("user", "organisation").filter(pk=int(pk)).first()
+    if invitation is None or not hmac.compare_digest(_invitation_token(invitation, invitation.token_hash), token):
+        raise NotFound("This invitation link is not valid.")
+    if invitation.used_at is not None or invitation.expires_at <= timezone.now():
+        raise NotFound("This invitation link has expired or was already used. Ask your administrator for a new one.")
+    return invitation
+
+
+def invitation_accept(*, token: str, password: str, password_again: str) -> User:
+    """The invited person chooses their own password; the link then stops working."""
+    invitation = invitation_lookup(token)
+    if password != password_again:
+        raise RuleError("The two passwords differ.", field="password_again")
+    user = invitation.user
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise RuleError(" ".join(exc.messages), field="password") from None
+    with transaction.atomic():
+        updated = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
+        if not updated:
+            raise NotFound("This invitation link was already used.")
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(
+            action="user.password_set",
+            actor=user,
+            organisation_id=user.organisation_id,
+            object_type="user",
+            object_id=user.pk,
+        )
+    return user
+
+
+def user_set_roles(*, actor: User, user_id: int, roles: list[str]) -> User:
+    _require_org_admin(actor)
+    roles = domain.check_roles(Kind(actor.organisation.kind), roles)
+    with transaction.atomic():
+        user = _member(actor, user_id)
+        before = list(user.roles)
+        if Role.ADMIN.value in before and Role.ADMIN.value not in roles:
+            _check_not_last_admin(user)
+        user.roles = roles
+        user.save(update_fields=["roles"])
+        audit_record(
+            action="user.roles_changed",
+            actor=actor,
+            organisation_id=user.organisation_id,
+            object_type="user",
+            object_id=user.pk,
+            data={"before": before, "after": roles},
+        )
+    return user
+
+
+def _check_not_last_admin(user: User) -> None:
+    others = (
+        User.objects.filter(organisation_id=user.organisation_id, is_active=True, roles__contains=[Role.ADMIN.value])
+        .exclude(pk=user.pk)
+        .exists()
+    )
+    if not others:
+        raise RuleError("An organisation keeps at least one active administrator.", field="roles")
+
+
+def user_deactivate(*, actor: User, user_id: int) -> User:
+    """Close a member's access: sign-in, sessions and API tokens."""
+    _require_org_admin(actor)
+    with transaction.atomic():
+        user = _member(actor, user_id)
+        if user.pk == actor.pk:
+            raise RuleError("You cannot deactivate your own account.", field="user")
+        if user.has_role(Role.ADMIN):
+            _check_not_last_admin(user)
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit_record(
+            action="user.deactivated",
+            actor=actor,
+            organisation_id=user.organisation_id,
+            object_type="user",
+            object_id=user.pk,
+        )
+    return user
+
+
+# --- signing in --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInRefused(Exception):
+    message: str
+
+
+def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
+    """Check a password with throttling and lock-out; audits every outcome."""
+    email = (email or "").strip().lower()
+    user = User.objects.select_related("organisation").filter(email__iexact=email).first()
+    generic = "The e-mail address or the password is wrong."
+    if user is None:
+        User().set_password(password)  # same work as a real check: no timing oracle
+        with transaction.atomic():
+            audit_record(action="auth.sign_in_failed", data={"email": email[:254], "why": "unknown"}, ip=ip)
+        raise SignInRefused(generic)
+    now = timezone.now()
+    if user.locked_until and user.locked_until > now:
+        with transaction.atomic():
+            audit_record(
+                action="auth.sign_in_failed", actor=user, organisation_id=user.organisation_id,
+                data={"why": "locked"}, ip=ip,
+            )  # fmt: skip
+        raise SignInRefused(
+            "Too many failed attempts: this account is locked for a while. Try again later or ask your administrator."
+        )
+    if not user.is_active or not user.check_password(password):
+        with transaction.atomic():
+            failures = user.failed_logins + 1
+            locked_until = None
+            if failures >= settings.TOCSIN_LOGIN_MAX_FAILURES:
+                locked_until = now + timedelta(seconds=settings.TOCSIN_LOGIN_LOCK_SECONDS)
+            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1, locked_until=locked_until)
+            audit_record(
+                action="auth.sign_in_failed",
+                actor=user,
+                organisation_id=user.organisation_id,
+                data={"why": "password" if user.is_active else "inactive", "failures": failures,
+                      "locked": locked_until is not None},
+                ip=ip,
+            )  # fmt: skip
+        raise SignInRefused(generic)
+    return user
+
+
+def sign_in_succeeded(*, user: User, ip: str | None, second_factor: bool) -> None:
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None, last_login=timezone.now())
+        audit_record(
+            action="auth.signed_in",
+            actor=user,
+            organisation_id=user.organisation_id,
+            data={"second_factor": second_factor},
+            ip=ip,
+        )
+
+
+def second_factor_failed(*, user: User, ip: str | None) -> None:
+    """A wrong TOTP code counts towards the same lock-out as a wrong password."""
+    with transaction.atomic():
+        failures = user.failed_logins + 1
+        locked_until = None
+        if failures >= settings.TOCSIN_LOGIN_MAX_FAILURES:
+            locked_until = timezone.now() + timedelta(seconds=settings.TOCSIN_LOGIN_LOCK_SECONDS)
+        User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1, locked_until=locked_until)
+        audit_record(
+            action="auth.sign_in_failed",
+            actor=user,
+            organisation_id=user.organisation_id,
+            data={"why": "second_factor", "failures": failures, "locked": locked_until is not None},
+            ip=ip,
+        )
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """An unconfirmed TOTP device for enrolment (replaces any earlier unconfirmed one)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def totp_device_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
+    device = TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
+    if device is None:
+        raise RuleError("Start the enrolment again.", field="code")
+    if not (code or "").strip().isdigit() or not device.verify_token(code.strip()):
+        raise RuleError("This code is not right. Check the time on your phone and try again.", field="code")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        audit_record(
+            action="auth.second_factor_enrolled",
+            actor=user,
+            organisation_id=user.organisation_id,
+            object_type="user",
+            object_id=user.pk,
+        )
+    return device
+
+
+# --- API tokens --------------------------------------------------------------
+
+TOKEN_PREFIX = "tcs_"
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """A new token acting as ``actor``; the secret is returned once and never stored."""
+    access_check(actor)
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise RuleError(
+            "Name the token (1 to 100 characters), e.g. after the system that uses it.",
+            field="name",
+        )
+    prefix = secrets.token_hex(4)
+    secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(user=actor, name=name, prefix=prefix, token_hash=_hash_token(secret))
+        audit_record(
+            action="api_token.created",
+            actor=actor,
+            organisation_id=actor.organisation_id,
+            object_type="api_token",
+            object_id=token.pk,
+            data={"name": name, "prefix": prefix},
+        )
+    return token, secret
+
+
+def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
+    """Revoke one's own token, or (admins) any token of a member of the organisation."""
+    access_check(actor)
+    with transaction.atomic():
+        qs = ApiToken.objects.select_for_update().filter(pk=token_id, user__organisation_id=actor.organisation_id)
+        if not actor.has_role(Role.ADMIN):
+            qs = qs.filter(user=actor)
+        token = qs.first()
+        if token is None:
+            raise NotFound("No such token.")
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit_record(
+                action="api_token.revoked",
+                actor=actor,
+                organisation_id=actor.organisation_id,
+                object_type="api_token",
+                object_id=token.pk,
+            )
+    return token
+
+
+def api_token_authenticate(raw: str) -> User | None:
+    """The user behind a bearer token, or None. Organisation status is checked by the caller."""
+    if not raw or not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__organisation")
+        .filter(token_hash=_hash_token(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+# --- agreements and directives (BA-9, BA-7.4) --------------------------------
+
+
+def conditions_publish(*, actor: User, title: str, text: str) -> ConditionsVersion:
+    """Publish a new version of the conditions; every entity's admins are told (BA-9)."""
+    _require_crisis_admin(actor)
+    title, text = (title or "").strip(), (text or "").strip()
+    if not title:
+        raise RuleError("Enter a title.", field="title")
+    if not text:
+        raise RuleError("Enter the text of the conditions.", field="text")
+    with transaction.atomic():
+        # Serialise publications so version numbers never collide.
+        Organisation.objects.select_for_update().filter(kind=Kind.CRISIS_CENTRE.value).first()
+        last = ConditionsVersion.objects.order_by("-number").first()
+        version = ConditionsVersion.objects.create(
+            number=(last.number + 1) if last else 1, title=title, text=text, published_by=actor
+        )
+        audit_record(
+            action="conditions.published",
+            actor=actor,
+            organisation_id=actor.organisation_id,
+            object_type="conditions",
+            object_id=version.number,
+            data={"title": title},
+        )
+        admins = User.objects.filter(
+            is_active=True,
+            roles__contains=[Role.ADMIN.value],
+            organisation__status__in=[
+                Status.ACTIVE.value,
+                Status.SUSPENDED.value,
+                Status.REQUESTED.value,
+            ],
+        ).exclude(organisation__kind=Kind.CRISIS_CENTRE.value)
+        _notify(
+            admins,
+            subject=f"New conditions: version {version.number}",
+            body=(
+                f"The crisis centre published version {version.number} of the conditions ({title}). "
+                "You may accept them, refuse them (your agreement continues under the version you accepted) "
+                "or end the agreement without penalty."
+            ),
+            link=reverse("web:agreement"),
+        )
+    return version
+
+
+def agreement_decide(*, actor: User, version_number: int, decision: str) -> AgreementDecision:
+    """Accept, refuse or terminate under a version of the conditions (BA-9)."""
+    _require_org_admin(actor)
+    if decision not in {
+        AgreementDecision.ACCEPT,
+        AgreementDecision.REFUSE,
+        AgreementDecision.TERMINATE,
+    }:
+        raise RuleError("Choose accept, refuse or terminate.", field="decision")
+    org = actor.organisation
+    if org.is_crisis_centre:
+        raise RuleError("The crisis centre publishes the conditions; it does not sign them.", field="decision")
+    with transaction.atomic():
+        org = _org_for_update(org.pk)
+        version = ConditionsVersion.objects.filter(number=version_number).first()
+        if version is None:
+            raise RuleError("No such version of the conditions.", field="version")
+        latest = ConditionsVersion.objects.order_by("-number").first()
+        if latest and version.pk != latest.pk and decision != AgreementDecision.TERMINATE:
+            raise RuleError(f"Decide on the latest version ({latest.number}).", field="version", rule="BA-9")
+        if AgreementDecision.objects.filter(organisation=org, version=version).exists():
+            raise RuleError("Your organisation already decided on this version.", field="version", rule="BA-9")
+        record = AgreementDecision.objects.create(organisation=org, version=version, decision=decision, by=actor)
+        agreement, _ = Agreement.objects.get_or_create(organisation=org)
+        if decision == AgreementDecision.ACCEPT:
+            agreement.accepted_version = version
+            agreement.accepted_at = record.at
+            agreement.save(update_fields=["accepted_version", "accepted_at"])
+        elif decision == AgreementDecision.TERMINATE:
+            _terminate(org, reason=f"Agreement ended by the entity under conditions v{version.number} (BA-9).",
+                       actor=actor)  # fmt: skip
+        audit_record(
+            action=f"agreement.{decision}",
+            actor=actor,
+            organisation_id=org.pk,
+            object_type="conditions",
+            object_id=version.number,
+        )
+    return record
+
+
+def directive_publish(*, actor: User, title: str, text: str) -> SecurityDirective:
+    _require_crisis_admin(actor)
+    title, text = (title or "").strip(), (text or "").strip()
+    if not title:
+        raise RuleError("Enter a title.", field="title")
+    if not text:
+        raise RuleError("Enter the directive's text.", field="text")
+    with transaction.atomic():
+        directive = SecurityDirective.objects.create(title=title, text=text, published_by=actor)
+        audit_record(
+            action="directive.published",
+            actor=actor,
+            organisation_id=actor.organisation_id,
+            object_type="directive",
+            object_id=directive.pk,
+            data={"title": title},
+        )
+        admins = User.objects.filter(
+            is_active=True,
+            roles__contains=[Role.ADMIN.value],
+            organisation__status=Status.ACTIVE.value,
+        ).exclude(organisation__kind=Kind.CRISIS_CENTRE.value)
+        _notify(
+            admins,
+            subject=f"Security directive: {title}",
+            body="The crisis centre issued a security directive. Read it and acknowledge it for your organisation.",
+            link=reverse("web:directives"),
+        )
+    return directive
+
+
+def directive_acknowledge(*, actor: User, directive_id: int) -> DirectiveAcknowledgement:
+    _require_org_admin(actor)
+    directive = SecurityDirective.objects.filter(pk=directive_id).first()
+    if directive is None:
+        raise NotFound("No such directive.")
+    with transaction.atomic():
+        ack, created = DirectiveAcknowledgement.objects.get_or_create(
+            directive=directive, organisation_id=actor.organisation_id, defaults={"by": actor}
+        )
+        if created:
+            audit_record(
+                action="directive.acknowledged",
+                actor=actor,
+                organisation_id=actor.organisation_id,
+                object_type="directive",
+                object_id=directive.pk,
+            )
+    return ack
+
+
+def notice_mark_read(*, actor: User, notice_id: int) -> None:
+    Notice.objects.filter(pk=notice_id, user=actor, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# --- bootstrap ---------------------------------------------------------------
+
+
+def platform_bootstrap(*, crisis_centre_name: str, email: str, full_name: str) -> tuple[User, Invitation | None]:
+    """The crisis centre and its first administrator (``tocsin createadmin``)."""
+    email = _clean_email(email, "email")
+    with transaction.atomic():
+        cc = Organisation.objects.filter(kind=Kind.CRISIS_CENTRE.value).first()
+        if cc is None:
+            cc = Organisation.objects.create(
+                name=crisis_centre_name, kind=Kind.CRISIS_CENTRE.value, status=Status.ACTIVE.value,
+                activated_at=timezone.now(),
+            )  # fmt: skip
+            OrganisationEvent.objects.create(organisation=cc, to_status=Status.ACTIVE.value)
+            audit_record(action="organisation.activated", organisation_id=cc.pk, object_type="organisation",
+                         object_id=cc.pk, data={"name": cc.name, "bootstrap": True})  # fmt: skip
+        if User.objects.filter(email__iexact=email).exists():
+            raise RuleError("A person with this e-mail address already has an account.", field="email")
+        user = User(
+            email=email,
+            full_name=full_name,
+            organisation=cc,
+            roles=[Role.ADMIN.value],
+            is_staff=True,
+        )
+        user.set_unusable_password()
+        user.save()
+        invitation = _invitation_create(user=user, invited_by=None)
+    return user, invitation

@@ -1,0 +1,45 @@
+"""Background jobs of this app: e-mails, on the `mail` queue (never the alert queue)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from procrastinate.contrib.django import app
+
+from tocsin.organisations.models import Invitation, Notice
+
+
+@app.task(queue="mail", retry=5)
+def send_invitation_email(invitation_id: int) -> None:
+    from tocsin.organisations.services import invitation_url
+
+    invitation = Invitation.objects.select_related("user", "organisation").filter(pk=invitation_id).first()
+    if invitation is None or invitation.used_at is not None:
+        return  # already used or gone: nothing to send
+    user = invitation.user
+    send_mail(
+        subject=f"Tocsin: your access for {invitation.organisation.name}",
+        message=(
+            f"Hello {user.full_name},\n\n"
+            f"You were invited to Tocsin for {invitation.organisation.name}.\n"
+            f"Open this link to choose your own password (valid {settings.TOCSIN_INVITATION_HOURS} hours, once):\n\n"
+            f"{invitation_url(invitation)}\n\n"
+            "Nobody from Tocsin or the crisis centre will ever ask you for your password.\n"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
+@app.task(queue="mail", retry=5)
+def send_notice_email(notice_id: int) -> None:
+    notice = Notice.objects.select_related("user").filter(pk=notice_id).first()
+    if notice is None:
+        return
+    link = settings.BASE_URL.rstrip("/") + notice.link if notice.link else ""
+    send_mail(
+        subject=f"Tocsin: {notice.subject}",
+        message=f"{notice.body}\n\n{link}\n",
+        from_email=None,
+        recipient_list=[notice.user.email],
+    )

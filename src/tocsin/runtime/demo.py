@@ -1,0 +1,196 @@
+"""`tocsin demo`: the embedded PostgreSQL, migrations, demo data once, then web + worker.
+
+One supervisor: children are separate processes (as in production), Ctrl-C
+or SIGTERM stops them all and then the database server this run started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+DEMO_USERS = [
+    # (organisation key, e-mail, full name, roles)
+    ("cc", "crisis@demo.tocsin.be", "Chris Crisis", ["admin"]),
+    ("muni", "admin@gent.demo.tocsin.be", "Marie Gemeente", ["admin"]),
+    ("muni", "operator@gent.demo.tocsin.be", "Omar Operator", ["operator"]),
+    ("police", "admin@pz.demo.tocsin.be", "Pieter Politie", ["admin"]),
+    ("arc", "admin@arc.demo.tocsin.be", "Anna Alarmcentrale", ["admin", "arc_operator"]),
+]
+
+
+def _logins_file() -> Path:
+    from tocsin.runtime.pg import var_dir
+
+    return var_dir() / "demo" / "logins.json"
+
+
+def load_demo_data() -> bool:
+    """Create the demo organisations and people once; False when already there."""
+    from django.db import transaction
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tocsin.organisations import services
+    from tocsin.organisations.models import Invitation, Organisation, User
+
+    if Organisation.objects.filter(kind="crisis_centre").exists():
+        return False
+    logins: dict[str, dict[str, str]] = {}
+    with transaction.atomic():
+        cc_admin, _ = services.platform_bootstrap(
+            crisis_centre_name="Nationaal Crisiscentrum (demo)",
+            email=DEMO_USERS[0][1],
+            full_name=DEMO_USERS[0][2],
+        )
+        cc_admin.organisation.refresh_from_db()
+        orgs = {"cc": cc_admin.organisation}
+        specs: dict[str, tuple[str, str, int, dict[str, Any]]] = {
+            "muni": (
+                "Stad Gent (demo)",
+                "municipality",
+                1,
+                {"nis_code": "44021", "sms_sender": "Gent"},
+            ),
+            "police": ("Politiezone Demo", "police_zone", 3, {"sms_sender": "PZ Demo"}),
+            "arc": ("Demo Alarmcentrale", "alarm_central", 4, {}),
+        }
+        for key, (name, kind, admin_index, params) in specs.items():
+            _, email, full_name, _roles = DEMO_USERS[admin_index]
+            org = services.organisation_create(
+                actor=cc_admin,
+                name=name,
+                kind=kind,
+                admin_email=email,
+                admin_name=full_name,
+                bin_option=False,
+            )
+            if kind in {"municipality", "police_zone"}:
+                params = {**params, "languages": ["nl", "fr"]}
+            orgs[key] = services.organisation_activate(actor=cc_admin, organisation_id=org.pk, **params)
+        for key, email, full_name, roles in DEMO_USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                admin = User.objects.get(organisation=orgs[key], roles__contains=["admin"])
+                admin.organisation.refresh_from_db()
+                user = services.user_invite(actor=admin, email=email, full_name=full_name, roles=roles)
+            elif user.roles != roles:
+                User.objects.filter(pk=user.pk).update(roles=roles)
+            password = "demo-" + secrets.token_urlsafe(9)
+            invitation = Invitation.objects.filter(user=user, used_at__isnull=True).latest("created_at")
+            token = services.invitation_url(invitation).rstrip("/").rsplit("/", 1)[-1]
+            services.invitation_accept(token=token, password=password, password_again=password)
+            device = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+            logins[email] = {"password": password, "totp_key": device.key, "roles": ",".join(roles),
+                             "organisation": orgs[key].name}  # fmt: skip
+        services.conditions_publish(
+            actor=cc_admin,
+            title="BE-Alert gebruiksvoorwaarden (demo)",
+            text="Demo-versie van de voorwaarden. Zie docs/manual/ voor de activeringsprocedure.",
+        )
+    path = _logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(logins, indent=2))
+    path.chmod(0o600)
+    return True
+
+
+def current_code(email: str) -> str | None:
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user__email__iexact=email, name="demo authenticator").first()
+    if device is None:
+        return None
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+
+
+def run_demo(*, host: str, port: int) -> int:
+    from tocsin.runtime import pg
+
+    env = dict(os.environ)
+    env.setdefault("TOCSIN_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+    env.setdefault("TOCSIN_BASE_URL", f"http://{host}:{port}")
+    os.environ.update({k: env[k] for k in ("TOCSIN_EMAIL_BACKEND", "TOCSIN_BASE_URL")})
+    started_db = False
+    if not env.get("DATABASE_URL"):
+        print("Starting the embedded PostgreSQL under ./var/pg …", flush=True)
+        started_db = pg.start()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tocsin.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    print("Migrating …", flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    if load_demo_data():
+        print("Demo data loaded.", flush=True)
+    tocsin = [sys.executable, "-m", "tocsin.cli"]
+    children = {
+        "web": subprocess.Popen([*tocsin, "web", "--host", host, "--port", str(port)], env=env),
+        "worker": subprocess.Popen([*tocsin, "worker"], env=env),
+    }
+    _print_banner(host, port)
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(
+                        f"{name} exited with code {child.returncode}; stopping the demo.",
+                        flush=True,
+                    )
+                    stopping, code = True, 1
+            time.sleep(0.3)
+    finally:
+        print("Stopping …", flush=True)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if started_db:
+            pg.stop()
+            print("Embedded PostgreSQL stopped.", flush=True)
+    return code
+
+
+def _print_banner(host: str, port: int) -> None:
+    logins = json.loads(_logins_file().read_text()) if _logins_file().exists() else {}
+    lines = [
+        "",
+        "=" * 72,
+        f"  Tocsin demo: http://{host}:{port}/      API docs: http://{host}:{port}/api/v1/docs",
+        "  Demo logins (demo data only; real accounts are invited by a one-time link):",
+    ]
+    for email, info in logins.items():
+        lines.append(f"    {email:34} {info['password']:18} {info['organisation']}")
+    lines += [
+        "  Two-factor code of a demo login:  .venv/bin/tocsin demo-code EMAIL",
+        "  (or add the key from var/demo/logins.json to an authenticator app)",
+        "  Ctrl-C stops everything; the next `make demo` keeps the data.",
+        "=" * 72,
+        "",
+    ]
+    print("\n".join(lines), flush=True)

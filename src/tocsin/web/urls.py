@@ -1,0 +1,26 @@
+from django.urls import path
+
+from tocsin.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", views.sign_in, name="login"),
+    path("login/verify/", views.sign_in_verify, name="login_verify"),
+    path("login/enrol/", views.sign_in_enrol, name="login_enrol"),
+    path("logout/", views.sign_out, name="logout"),
+    path("invitation/<str:token>/", views.invitation, name="invitation"),
+    path("notices/<int:notice_id>/read/", views.notice_read, name="notice_read"),
+    path("members/", views.members, name="members"),
+    path("members/<int:user_id>/", views.member_detail, name="member_detail"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("agreement/", views.agreement, name="agreement"),
+    path("directives/", views.directives, name="directives"),
+    path("audit/", views.audit, name="audit"),
+    path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
+    path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
+    path("cc/<str:what>/", views.cc_publish, name="cc_publish"),
+]
