@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp.oath import totp
+
+from tests.organisations.factories import OrganisationFactory, UserFactory, totp_device
+from tocsin.organisations import services
+from tocsin.organisations.models import Organisation, User
+
+
+@pytest.fixture
+def crisis_centre(db) -> Organisation:
+    return OrganisationFactory(name="Nationaal Crisiscentrum", kind="crisis_centre", nis_code="", sms_sender="")
+
+
+@pytest.fixture
+def cc_admin(crisis_centre) -> User:
+    return UserFactory(organisation=crisis_centre, email="cc-admin@example.be", roles=["admin"])
+
+
+@pytest.fixture
+def make_org(db) -> Callable[..., Organisation]:
+    def make(kind: str = "municipality", **kwargs: Any) -> Organisation:
+        if kind not in {"municipality"}:
+            kwargs.setdefault("nis_code", "")
+        return OrganisationFactory(kind=kind, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def municipality(make_org) -> Organisation:
+    return make_org("municipality", name="Gemeente Zottegem")
+
+
+@pytest.fixture
+def police_zone(make_org) -> Organisation:
+    return make_org("police_zone", name="PZ Vlaamse Ardennen", sms_sender="PZ VLAR")
+
+
+@pytest.fixture
+def muni_admin(municipality) -> User:
+    return UserFactory(organisation=municipality, email="admin@zottegem.be", roles=["admin"])
+
+
+@pytest.fixture
+def police_admin(police_zone) -> User:
+    return UserFactory(organisation=police_zone, email="admin@pz.be", roles=["admin"])
+
+
+def code_for(device) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def portal_client(user: User) -> Client:
+    """A browser session that passed both factors, as after a real sign-in."""
+    device = totp_device(user)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session["access_epoch"] = user.organisation.access_epoch
+    session.save()
+    return client
+
+
+@pytest.fixture
+def as_user() -> Callable[[User], Client]:
+    return portal_client
+
+
+@pytest.fixture
+def api_client() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        _token, secret = services.api_token_create(actor=user, name="tests")
+        return Client(headers={"Authorization": f"Bearer {secret}"})
+
+    return make
