@@ -95,11 +95,15 @@ def test_audit_verify_command_exits_non_zero_and_names_the_entry(settings):
     for i in range(3):
         audit_record(action="x", data={"i": i})
     env = _env_for_subprocess()
-    ok = subprocess.run([sys.executable, "-m", "tocsin.cli", "audit", "verify"], capture_output=True, text=True, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", "audit", "verify"], capture_output=True, text=True, env=env
+    )
     assert ok.returncode == 0, ok.stderr
     assert "3 entries verified" in ok.stdout
     _tamper(2, "forged")
-    bad = subprocess.run([sys.executable, "-m", "tocsin.cli", "audit", "verify"], capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", "audit", "verify"], capture_output=True, text=True, env=env
+    )
     assert bad.returncode == 1
     assert "entry #2" in bad.stdout
 

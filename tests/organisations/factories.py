@@ -26,7 +26,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
     activated_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
-    def agreement(obj, create, extracted, **kwargs):  # noqa: N805
+    def agreement(obj, create, extracted, **kwargs):
         if create:
             Agreement.objects.get_or_create(organisation=obj)
 
@@ -42,7 +42,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     roles = factory.LazyFunction(lambda: ["admin"])
 
     @factory.post_generation
-    def password(obj, create, extracted, **kwargs):  # noqa: N805
+    def password(obj, create, extracted, **kwargs):
         obj.set_password(extracted or PASSWORD)
         if create:
             obj.save(update_fields=["password"])

@@ -99,7 +99,9 @@ def test_roles_belong_to_the_kind_of_organisation():
 
 def test_kb_3_internal_alarm_service_needs_recognition():
     with pytest.raises(RuleError) as exc:
-        check_activation(Kind.INTERNAL_ALARM_SERVICE, recognition_reference=" ", nis_code="", sms_sender="", languages=[])
+        check_activation(
+            Kind.INTERNAL_ALARM_SERVICE, recognition_reference=" ", nis_code="", sms_sender="", languages=[]
+        )
     assert exc.value.rule == "KB-3"
     assert exc.value.field == "recognition_reference"
     check_activation(

@@ -72,9 +72,7 @@ def test_kb_3_internal_alarm_service_activated_only_when_recognised(cc_admin):
     with pytest.raises(RuleError) as exc:
         services.organisation_activate(actor=cc_admin, organisation_id=org.pk)
     assert exc.value.rule == "KB-3"
-    org = services.organisation_activate(
-        actor=cc_admin, organisation_id=org.pk, recognition_reference="MB 12/03/2026"
-    )
+    org = services.organisation_activate(actor=cc_admin, organisation_id=org.pk, recognition_reference="MB 12/03/2026")
     assert org.status == "active" and org.recognition_reference == "MB 12/03/2026"
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from tocsin.organisations import selectors, services
 from tocsin.organisations.models import User
@@ -154,8 +154,8 @@ def member_list(request: HttpRequest) -> list[User]:
     tags=["people"],
     summary="Invite a person (one-time link by e-mail)",
 )
-def member_invite(request: HttpRequest, payload: InviteIn) -> tuple[int, User]:
-    return 201, services.user_invite(actor=_actor(request), **payload.dict())
+def member_invite(request: HttpRequest, payload: InviteIn) -> Status[User]:
+    return Status(201, services.user_invite(actor=_actor(request), **payload.dict()))
 
 
 @router.get("/members/{user_id}", response=MemberOut, tags=["people"])
@@ -181,8 +181,8 @@ def organisation_list(request: HttpRequest) -> list[object]:
 
 @router.post("/organisations", response={201: OrganisationOut}, tags=["organisations"],
              summary="Register a requested organisation (crisis centre)")  # fmt: skip
-def organisation_create(request: HttpRequest, payload: OrganisationIn) -> tuple[int, object]:
-    return 201, services.organisation_create(actor=_actor(request), **payload.dict())
+def organisation_create(request: HttpRequest, payload: OrganisationIn) -> Status[object]:
+    return Status(201, services.organisation_create(actor=_actor(request), **payload.dict()))
 
 
 @router.get("/organisations/{organisation_id}", response=OrganisationOut, tags=["organisations"])
@@ -221,8 +221,8 @@ def conditions_list(request: HttpRequest) -> list[object]:
 
 @router.post("/conditions", response={201: ConditionsOut}, tags=["agreement"],
              summary="Publish a new version (crisis centre); every entity's admins are notified")  # fmt: skip
-def conditions_publish(request: HttpRequest, payload: PublishIn) -> tuple[int, object]:
-    return 201, services.conditions_publish(actor=_actor(request), **payload.dict())
+def conditions_publish(request: HttpRequest, payload: PublishIn) -> Status[object]:
+    return Status(201, services.conditions_publish(actor=_actor(request), **payload.dict()))
 
 
 @router.get("/agreement/decisions", response=list[DecisionOut], tags=["agreement"])
@@ -232,9 +232,9 @@ def agreement_decisions(request: HttpRequest) -> list[object]:
 
 @router.post("/agreement/decisions", response={201: DecisionOut}, tags=["agreement"],
              summary="Accept, refuse or terminate under a version of the conditions (BA-9)")  # fmt: skip
-def agreement_decide(request: HttpRequest, payload: DecisionIn) -> tuple[int, object]:
-    return 201, services.agreement_decide(
-        actor=_actor(request), version_number=payload.version, decision=payload.decision
+def agreement_decide(request: HttpRequest, payload: DecisionIn) -> Status[object]:
+    return Status(
+        201, services.agreement_decide(actor=_actor(request), version_number=payload.version, decision=payload.decision)
     )
 
 
@@ -245,8 +245,8 @@ def directive_list(request: HttpRequest) -> list[dict[str, object]]:
 
 @router.post("/directives", response={201: DirectiveOut}, tags=["directives"],
              summary="Publish a security directive (crisis centre)")  # fmt: skip
-def directive_publish(request: HttpRequest, payload: PublishIn) -> tuple[int, dict[str, object]]:
-    return 201, _directive(services.directive_publish(actor=_actor(request), **payload.dict()), False)
+def directive_publish(request: HttpRequest, payload: PublishIn) -> Status[dict[str, object]]:
+    return Status(201, _directive(services.directive_publish(actor=_actor(request), **payload.dict()), False))
 
 
 @router.post("/directives/{directive_id}/acknowledge", response=DirectiveOut, tags=["directives"])

@@ -572,6 +572,8 @@ def totp_device_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
     device = TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
     if device is None:
         raise RuleError("Start the enrolment again.", field="code")
+    if not device.verify_is_allowed()[0]:
+        raise RuleError("Too many wrong codes in a row: wait a few seconds and try again.", field="code")
     if not (code or "").strip().isdigit() or not device.verify_token(code.strip()):
         raise RuleError("This code is not right. Check the time on your phone and try again.", field="code")
     with transaction.atomic():

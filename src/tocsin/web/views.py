@@ -89,6 +89,11 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     form = f.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"].strip()
+        allowed, _why = device.verify_is_allowed()
+        if not allowed:
+            # django-otp's own throttle after a wrong code: the wait doubles each time.
+            form.add_error("code", _("Too many wrong codes in a row: wait a few seconds and try again."))
+            return render(request, "web/login_verify.html", {"form": form})
         if code.isdigit() and device.verify_token(code):
             otp_login(request, device)
             services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=True)
