@@ -99,13 +99,15 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     _use_database()
-    from tocsin.audit.services import audit_verify
+    from tocsin.audit.services import audit_head, audit_verify
 
-    count, broken = audit_verify()
+    count, broken = audit_verify(recorded_head=args.head)
     if broken is not None:
         print(f"AUDIT CHAIN BROKEN at entry #{broken.seq}: {broken.reason} ({count} entries verified before it)")
         return 1
+    seq, digest = audit_head()
     print(f"audit chain intact: {count} entries verified")
+    print(f"head: #{seq} {digest}  (keep it; `tocsin audit verify --head {digest}` later proves nothing was cut)")
     return 0
 
 
@@ -175,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Audit log: `tocsin audit verify` walks the hash chain; exits 1 if tampered.",
     )
     p.add_argument("action", choices=["verify"])
+    p.add_argument("--head", help="a head hash printed by an earlier verify: it must still be in the chain")
     p = add("demo-code", cmd_demo_code, "Print the current two-factor code of a demo login.")
     p.add_argument("email")
     p = add(

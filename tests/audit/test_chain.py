@@ -45,6 +45,14 @@ def test_a_removed_entry_is_found():
     assert (count, broken.seq) == (2, 3)
 
 
+def test_a_cut_tail_is_found_with_a_recorded_head():
+    entries = _entries(5)
+    recorded = entries[-1][2]
+    assert chain.verify(entries, recorded_head=recorded) == (5, None)
+    count, broken = chain.verify(entries[:3], recorded_head=recorded)
+    assert count == 3 and "removed" in broken.reason
+
+
 def test_entries_chain_and_verify(db):
     for i in range(5):
         audit_record(action="test.event", data={"i": i})
@@ -100,6 +108,11 @@ def test_audit_verify_command_exits_non_zero_and_names_the_entry(settings):
     )
     assert ok.returncode == 0, ok.stderr
     assert "3 entries verified" in ok.stdout
+    head = ok.stdout.split("head: #3 ")[1].split()[0]
+    again = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", "audit", "verify", "--head", head], capture_output=True, text=True, env=env
+    )
+    assert again.returncode == 0, again.stdout
     _tamper(2, "forged")
     bad = subprocess.run(
         [sys.executable, "-m", "tocsin.cli", "audit", "verify"], capture_output=True, text=True, env=env

@@ -43,8 +43,16 @@ class Break:
     reason: str
 
 
-def verify(entries: Iterable[tuple[Mapping[str, Any], str, str]]) -> tuple[int, Break | None]:
-    """Walk (fields, prev_hash, entry_hash) in order; return (count, first break)."""
+def verify(
+    entries: Iterable[tuple[Mapping[str, Any], str, str]], *, recorded_head: str | None = None
+) -> tuple[int, Break | None]:
+    """Walk (fields, prev_hash, entry_hash) in order; return (count, first break).
+
+    ``recorded_head`` is a hash an operator noted earlier (``tocsin audit verify``
+    prints the head): when it is no longer in the chain, entries at the end were
+    removed or the chain was rewritten, which the links alone cannot show.
+    """
+    seen_head = recorded_head is None
     expected_prev = GENESIS
     expected_seq: int | None = None
     count = 0
@@ -59,4 +67,7 @@ def verify(entries: Iterable[tuple[Mapping[str, Any], str, str]]) -> tuple[int, 
         expected_prev = entry_hash
         expected_seq = seq + 1
         count += 1
+        seen_head = seen_head or entry_hash == recorded_head
+    if not seen_head:
+        return count, Break(count + 1, "the recorded head is not in the chain: entries were removed at its end")
     return count, None

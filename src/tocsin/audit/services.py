@@ -70,7 +70,13 @@ def entry_fields(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def audit_verify() -> tuple[int, chain.Break | None]:
+def audit_verify(*, recorded_head: str | None = None) -> tuple[int, chain.Break | None]:
     """Walk the whole chain in order; returns (entries checked, first break or None)."""
     rows = AuditEntry.objects.order_by("seq").iterator(chunk_size=2000)
-    return chain.verify((entry_fields(e), e.prev_hash, e.entry_hash) for e in rows)
+    return chain.verify(((entry_fields(e), e.prev_hash, e.entry_hash) for e in rows), recorded_head=recorded_head)
+
+
+def audit_head() -> tuple[int, str]:
+    """The last entry's number and hash: note it down to detect later removal at the end."""
+    last = AuditEntry.objects.order_by("-seq").only("seq", "entry_hash").first()
+    return (last.seq, last.entry_hash) if last else (0, chain.GENESIS)

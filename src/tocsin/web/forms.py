@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from tocsin.organisations.domain import LANGS
+from tocsin.organisations.domain import LANGS, ROLES_FOR_KIND, Kind
 from tocsin.organisations.models import KIND_CHOICES, ROLE_CHOICES
 
 
@@ -37,18 +39,29 @@ class SetPasswordForm(forms.Form):
     )
 
 
-class InviteForm(forms.Form):
+class _RolesMixin(forms.Form):
+    """Offers only the roles that exist in the organisation's kind (the service checks again)."""
+
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"), choices=ROLE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        allowed = {r.value for r in ROLES_FOR_KIND[Kind(kind)]}
+        field = self.fields["roles"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [c for c in ROLE_CHOICES if c[0] in allowed]
+
+
+class InviteForm(_RolesMixin):
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     email = forms.EmailField(label=_("E-mail address"))
-    roles = forms.MultipleChoiceField(
-        label=_("Roles"), choices=ROLE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
-    )
+    field_order = ["full_name", "email", "roles"]
 
 
-class RolesForm(forms.Form):
-    roles = forms.MultipleChoiceField(
-        label=_("Roles"), choices=ROLE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
-    )
+class RolesForm(_RolesMixin):
+    pass
 
 
 class TokenForm(forms.Form):

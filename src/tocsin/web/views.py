@@ -196,7 +196,7 @@ def notice_read(request: HttpRequest, notice_id: int) -> HttpResponse:
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    form = f.InviteForm(request.POST or None)
+    form = f.InviteForm(request.POST or None, kind=user.organisation.kind)
     try:
         if request.method == "POST" and form.is_valid():
             invited = _apply(
@@ -229,7 +229,7 @@ def member_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         raise Http404 from None
     except services.AccessDenied as exc:
         return _denied(request, exc)
-    form = f.RolesForm(request.POST or None, initial={"roles": person.roles})
+    form = f.RolesForm(request.POST or None, initial={"roles": person.roles}, kind=actor.organisation.kind)
     if request.method == "POST":
         action = request.POST.get("action")
         done: object | None = None
