@@ -65,6 +65,11 @@ DEBUG = env_bool("TOCSIN_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env("TOCSIN_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")]
 CSRF_TRUSTED_ORIGINS = [o for o in env("TOCSIN_CSRF_TRUSTED_ORIGINS").split(",") if o]
 BASE_URL = env("TOCSIN_BASE_URL", "http://127.0.0.1:8000")
+if PRODUCTION and not os.environ.get("TOCSIN_BASE_URL"):
+    # Invitation links in e-mails are built from it: a default would send people to localhost.
+    raise ImproperlyConfigured(
+        "TOCSIN_BASE_URL must be set when TOCSIN_ENV=production (e.g. https://tocsin.example.be)"
+    )
 
 
 def _database() -> dict[str, object]:
@@ -216,7 +221,15 @@ EMAIL_HOST_USER = env("TOCSIN_SMTP_USER")
 EMAIL_HOST_PASSWORD = env("TOCSIN_SMTP_PASSWORD")
 EMAIL_USE_TLS = env_bool("TOCSIN_SMTP_STARTTLS", False)
 EMAIL_TIMEOUT = env_int("TOCSIN_SMTP_TIMEOUT", 10)
-EMAIL_FILE_PATH = env("TOCSIN_MAIL_DIR", "var/mail")
+
+
+def _mail_dir() -> str:
+    from tocsin.runtime.pg import var_dir
+
+    return env("TOCSIN_MAIL_DIR", str(var_dir() / "mail"))
+
+
+EMAIL_FILE_PATH = _mail_dir()
 DEFAULT_FROM_EMAIL = env("TOCSIN_MAIL_FROM", "Tocsin <no-reply@tocsin.invalid>")
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -324,3 +324,32 @@ def test_bootstrap_creates_one_crisis_centre(db):
     user2, _ = services.platform_bootstrap(crisis_centre_name="Other", email="b@nccn.be", full_name="B")
     assert user2.organisation == user.organisation
     assert Organisation.objects.filter(kind="crisis_centre").count() == 1
+
+
+def test_ba_7_4_expired_lock_starts_a_fresh_count(muni_admin, settings):
+    settings.TOCSIN_LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        with pytest.raises(services.SignInRefused):
+            services.sign_in_check(email=muni_admin.email, password="wrong", ip=None)
+    User.objects.filter(pk=muni_admin.pk).update(locked_until=timezone.now())  # the lock has run out
+    with pytest.raises(services.SignInRefused) as exc:
+        services.sign_in_check(email=muni_admin.email, password="wrong", ip=None)
+    assert "locked" not in exc.value.message  # one mistake after a lock is not a new lock
+    assert services.sign_in_check(email=muni_admin.email, password=PASSWORD, ip=None) == muni_admin
+
+
+def test_deactivated_person_invitation_stops_working(muni_admin):
+    user = services.user_invite(actor=muni_admin, email="n@zottegem.be", full_name="N", roles=["viewer"])
+    token = _token_of(Invitation.objects.get(user=user))
+    services.user_deactivate(actor=muni_admin, user_id=user.pk)
+    with pytest.raises(services.NotFound):
+        services.invitation_lookup(token)
+    with pytest.raises(RuleError):
+        services.invitation_resend(actor=muni_admin, user_id=user.pk)
+
+
+def test_audit_hash_survives_ipv6_round_trip(muni_admin):
+    from tocsin.audit.services import audit_record, audit_verify
+
+    audit_record(action="auth.signed_in", actor=muni_admin, ip="2001:0db8:0000:0000:0000:0000:0000:0001")
+    assert audit_verify()[1] is None

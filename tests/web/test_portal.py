@@ -206,3 +206,18 @@ def test_unknown_page_is_a_friendly_404(client, db):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert b"Traceback" not in response.content
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client, municipality):
+    viewer = UserFactory(organisation=municipality, roles=["viewer"])
+    client.get(reverse("web:login") + "?next=/agreement/")
+    assert _sign_in(client, viewer.email).url == "/agreement/"
+    other = Client()
+    other.get(reverse("web:login") + "?next=https://evil.example/")
+    assert _sign_in(other, viewer.email).url == reverse("web:dashboard")
+
+
+def test_audit_log_is_for_administrators(municipality, as_user):
+    operator = UserFactory(organisation=municipality, roles=["operator"])
+    response = as_user(operator).get(reverse("web:audit"))
+    assert response.status_code == 403 and b"administrators" in response.content

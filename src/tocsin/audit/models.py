@@ -6,7 +6,7 @@ from django.db import models
 class AuditEntry(models.Model):
     """One link of the append-only, hash-chained audit log (invariant 5).
 
-    A PostgreSQL trigger (migration 0001) refuses UPDATE and DELETE, and each
+    A PostgreSQL trigger (migration 0002) refuses UPDATE and DELETE, and each
     entry's ``entry_hash`` covers its content and the previous entry's hash,
     so a changed or removed row breaks the chain at that row.
     """

@@ -8,7 +8,12 @@ from tocsin.audit.models import AuditEntry
 
 
 def audit_entries_for(*, actor: Any, limit: int = 200) -> QuerySet[AuditEntry]:
-    """Entries an actor may read: the crisis centre sees all, others their own organisation's."""
+    """Entries an actor may read: the crisis centre sees all, others their own organisation's.
+
+    Administrators only: the log names people.
+    """
+    if "admin" not in actor.roles:
+        raise PermissionError("Only administrators read the audit log.")
     qs = AuditEntry.objects.all()
     if not actor.organisation.is_crisis_centre:
         org_id = actor.organisation_id

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.db import connection, transaction
@@ -27,6 +28,9 @@ def audit_record(
     Called inside the business transaction, so the entry commits (or rolls
     back) with the change it records.
     """
+    if ip:
+        # The canonical form, as PostgreSQL's inet prints it back: the hash must survive the round trip.
+        ip = ipaddress.ip_address(ip).compressed
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])

@@ -282,6 +282,7 @@ def organisation_reinstate(*, actor: User, organisation_id: int, reason: str) ->
         org = _org_for_update(organisation_id)
         if org.status != Status.SUSPENDED.value:
             raise RuleError("Only a suspended organisation can be reinstated.", field="status")
+        domain.check_transition(Status(org.status), Status.ACTIVE)
         _record_status(org, to=Status.ACTIVE, reason=reason, actor=actor)
         org.status_reason = ""
         org.save()
@@ -336,7 +337,7 @@ def _invitation_token(invitation: Invitation, nonce: str) -> str:
 
 def invitation_url(invitation: Invitation) -> str:
     """The one-time link; derived from a stored nonce and the secret key, never stored itself."""
-    token = _invitation_token(invitation, invitation.token_hash)
+    token = _invitation_token(invitation, invitation.nonce)
     return settings.BASE_URL.rstrip("/") + reverse("web:invitation", args=[token])
 
 
@@ -347,7 +348,7 @@ def _invitation_create(*, user: User, invited_by: User | None) -> Invitation:
     invitation = Invitation.objects.create(
         organisation=user.organisation,
         user=user,
-        token_hash=secrets.token_hex(32),
+        nonce=secrets.token_hex(32),
         invited_by=invited_by,
         expires_at=timezone.now() + timedelta(hours=settings.TOCSIN_INVITATION_HOURS),
     )
@@ -389,6 +390,8 @@ def invitation_resend(*, actor: User, user_id: int) -> Invitation:
     _require_org_admin(actor)
     with transaction.atomic():
         user = _member(actor, user_id)
+        if not user.is_active:
+            raise RuleError("This account is deactivated.", field="user")
         if user.has_usable_password():
             raise RuleError("This person has already set a password.", field="user")
         return _invitation_create(user=user, invited_by=actor)
@@ -400,9 +403,9 @@ def invitation_lookup(token: str) -> Invitation:
     if not pk.isdigit():
         raise NotFound("This invitation link is not valid.")
     invitation = Invitation.objects.select_related("user", "organisation").filter(pk=int(pk)).first()
-    if invitation is None or not hmac.compare_digest(_invitation_token(invitation, invitation.token_hash), token):
+    if invitation is None or not hmac.compare_digest(_invitation_token(invitation, invitation.nonce), token):
         raise NotFound("This invitation link is not valid.")
-    if invitation.used_at is not None or invitation.expires_at <= timezone.now():
+    if invitation.used_at is not None or invitation.expires_at <= timezone.now() or not invitation.user.is_active:
         raise NotFound("This invitation link has expired or was already used. Ask your administrator for a new one.")
     return invitation
 
@@ -455,11 +458,13 @@ def user_set_roles(*, actor: User, user_id: int, roles: list[str]) -> User:
 
 
 def _check_not_last_admin(user: User) -> None:
-    others = (
-        User.objects.filter(organisation_id=user.organisation_id, is_active=True, roles__contains=[Role.ADMIN.value])
-        .exclude(pk=user.pk)
-        .exists()
+    # Lock all the organisation's admins: two admins demoting each other at once must not both succeed.
+    admins = list(
+        User.objects.select_for_update()
+        .filter(organisation_id=user.organisation_id, is_active=True, roles__contains=[Role.ADMIN.value])
+        .values_list("pk", flat=True)
     )
+    others = [pk for pk in admins if pk != user.pk]
     if not others:
         raise RuleError("An organisation keeps at least one active administrator.", field="roles")
 
@@ -476,6 +481,7 @@ def user_deactivate(*, actor: User, user_id: int) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
         ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        Invitation.objects.filter(user=user, used_at__isnull=True).update(expires_at=timezone.now())
         audit_record(
             action="user.deactivated",
             actor=actor,
@@ -494,6 +500,37 @@ class SignInRefused(Exception):
     message: str
 
 
+def _lock_message(until: Any) -> str:
+    local = timezone.localtime(until).strftime("%H:%M")
+    return f"Too many failed attempts: this account is locked until {local}. Try again then."
+
+
+def _count_failure(*, user: User, why: str, ip: str | None) -> Any:
+    """One more failed attempt, counted atomically; returns the lock end when it locks (BA-7.4).
+
+    The row is locked while counting, so parallel guesses cannot each see a low count.
+    """
+    with transaction.atomic():
+        row = User.objects.select_for_update().only("failed_logins", "locked_until").get(pk=user.pk)
+        now = timezone.now()
+        failures = row.failed_logins
+        if row.locked_until and row.locked_until <= now:
+            failures = 0  # an expired lock starts a fresh count
+        failures += 1
+        locked_until = None
+        if failures >= settings.TOCSIN_LOGIN_MAX_FAILURES:
+            locked_until = now + timedelta(seconds=settings.TOCSIN_LOGIN_LOCK_SECONDS)
+        User.objects.filter(pk=user.pk).update(failed_logins=failures, locked_until=locked_until)
+        audit_record(
+            action="auth.sign_in_failed",
+            actor=user,
+            organisation_id=user.organisation_id,
+            data={"why": why, "failures": failures, "locked": locked_until is not None},
+            ip=ip,
+        )
+    return locked_until
+
+
 def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
     """Check a password with throttling and lock-out; audits every outcome."""
     email = (email or "").strip().lower()
@@ -504,32 +541,16 @@ def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
         with transaction.atomic():
             audit_record(action="auth.sign_in_failed", data={"email": email[:254], "why": "unknown"}, ip=ip)
         raise SignInRefused(generic)
-    now = timezone.now()
-    if user.locked_until and user.locked_until > now:
+    if user.locked_until and user.locked_until > timezone.now():
         with transaction.atomic():
             audit_record(
                 action="auth.sign_in_failed", actor=user, organisation_id=user.organisation_id,
                 data={"why": "locked"}, ip=ip,
             )  # fmt: skip
-        raise SignInRefused(
-            "Too many failed attempts: this account is locked for a while. Try again later or ask your administrator."
-        )
+        raise SignInRefused(_lock_message(user.locked_until))
     if not user.is_active or not user.check_password(password):
-        with transaction.atomic():
-            failures = user.failed_logins + 1
-            locked_until = None
-            if failures >= settings.TOCSIN_LOGIN_MAX_FAILURES:
-                locked_until = now + timedelta(seconds=settings.TOCSIN_LOGIN_LOCK_SECONDS)
-            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1, locked_until=locked_until)
-            audit_record(
-                action="auth.sign_in_failed",
-                actor=user,
-                organisation_id=user.organisation_id,
-                data={"why": "password" if user.is_active else "inactive", "failures": failures,
-                      "locked": locked_until is not None},
-                ip=ip,
-            )  # fmt: skip
-        raise SignInRefused(generic)
+        locked_until = _count_failure(user=user, why="password" if user.is_active else "inactive", ip=ip)
+        raise SignInRefused(_lock_message(locked_until) if locked_until else generic)
     return user
 
 
@@ -545,21 +566,15 @@ def sign_in_succeeded(*, user: User, ip: str | None, second_factor: bool) -> Non
         )
 
 
-def second_factor_failed(*, user: User, ip: str | None) -> None:
-    """A wrong TOTP code counts towards the same lock-out as a wrong password."""
-    with transaction.atomic():
-        failures = user.failed_logins + 1
-        locked_until = None
-        if failures >= settings.TOCSIN_LOGIN_MAX_FAILURES:
-            locked_until = timezone.now() + timedelta(seconds=settings.TOCSIN_LOGIN_LOCK_SECONDS)
-        User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1, locked_until=locked_until)
-        audit_record(
-            action="auth.sign_in_failed",
-            actor=user,
-            organisation_id=user.organisation_id,
-            data={"why": "second_factor", "failures": failures, "locked": locked_until is not None},
-            ip=ip,
-        )
+def second_factor_failed(*, user: User, ip: str | None) -> bool:
+    """A wrong TOTP code counts towards the same lock-out as a wrong password; True when now locked."""
+    return _count_failure(user=user, why="second_factor", ip=ip) is not None
+
+
+def sign_in_locked(user: User) -> bool:
+    """A session between password and code must not outlive a lock set meanwhile."""
+    locked_until = User.objects.filter(pk=user.pk).values_list("locked_until", flat=True).first()
+    return bool(locked_until and locked_until > timezone.now())
 
 
 def totp_device_start(*, user: User) -> TOTPDevice:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from tocsin.organisations.models import Invitation, Notice
@@ -14,8 +15,8 @@ def send_invitation_email(invitation_id: int) -> None:
     from tocsin.organisations.services import invitation_url
 
     invitation = Invitation.objects.select_related("user", "organisation").filter(pk=invitation_id).first()
-    if invitation is None or invitation.used_at is not None:
-        return  # already used or gone: nothing to send
+    if invitation is None or invitation.used_at is not None or invitation.expires_at <= timezone.now():
+        return  # used, superseded, expired or gone: nothing to send
     user = invitation.user
     send_mail(
         subject=f"Tocsin: your access for {invitation.organisation.name}",

@@ -6,6 +6,7 @@ or SIGTERM stops them all and then the database server this run started.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -82,14 +83,18 @@ def load_demo_data() -> bool:
                 admin.organisation.refresh_from_db()
                 user = services.user_invite(actor=admin, email=email, full_name=full_name, roles=roles)
             elif user.roles != roles:
-                User.objects.filter(pk=user.pk).update(roles=roles)
+                user = services.user_set_roles(actor=user, user_id=user.pk, roles=roles)
             password = "demo-" + secrets.token_urlsafe(9)
             invitation = Invitation.objects.filter(user=user, used_at__isnull=True).latest("created_at")
             token = services.invitation_url(invitation).rstrip("/").rsplit("/", 1)[-1]
             services.invitation_accept(token=token, password=password, password_again=password)
             device = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
-            logins[email] = {"password": password, "totp_key": device.key, "roles": ",".join(roles),
-                             "organisation": orgs[key].name}  # fmt: skip
+            logins[email] = {
+                "password": password,
+                "totp_key": base64.b32encode(device.bin_key).decode(),
+                "roles": ",".join(roles),
+                "organisation": orgs[key].name,
+            }
         services.conditions_publish(
             actor=cc_admin,
             title="BE-Alert gebruiksvoorwaarden (demo)",

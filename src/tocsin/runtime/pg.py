@@ -14,7 +14,6 @@ import importlib.util
 import os
 import pwd
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -144,9 +143,12 @@ def initialise() -> None:
             if sub.exists():
                 subprocess.run(["chmod", "-R", "o+rX", str(sub)], check=True)
         subprocess.run(["chmod", "-R", "o+rX", str(bin_dir())], check=True)
-    if lay.data.exists():
-        shutil.rmtree(lay.data)
-    lay.data.mkdir(mode=0o700)
+    if lay.data.exists() and any(lay.data.iterdir()):
+        # Never delete what may be someone's data: a half-made directory is for a person to look at.
+        raise EmbeddedPostgresError(
+            f"{lay.data} exists but holds no PostgreSQL cluster (no PG_VERSION): move it away and start again."
+        )
+    lay.data.mkdir(mode=0o700, exist_ok=True)
     _chown(lay.data)
     lay.socket_dir.mkdir(exist_ok=True)
     _chown(lay.socket_dir)

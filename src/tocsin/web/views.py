@@ -10,8 +10,9 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -76,8 +77,19 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             if user.needs_2fa:
                 return redirect("web:login_enrol")
             services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=False)
-            return redirect("web:dashboard")
+            return _after_sign_in(request)
+    next_url = request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        request.session["after_sign_in"] = next_url
     return render(request, "web/login.html", {"form": form})
+
+
+def _after_sign_in(request: HttpRequest) -> HttpResponse:
+    """Back to the page that asked for sign-in (same site only), else the dashboard."""
+    target = request.session.pop("after_sign_in", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("web:dashboard")
 
 
 @login_required
@@ -86,6 +98,9 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         return redirect("web:login_enrol")
+    if services.sign_in_locked(user):
+        logout(request)
+        return redirect("web:login")
     form = f.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"].strip()
@@ -97,10 +112,8 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
         if code.isdigit() and device.verify_token(code):
             otp_login(request, device)
             services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=True)
-            return redirect("web:dashboard")
-        services.second_factor_failed(user=user, ip=client_ip(request))
-        user.refresh_from_db()
-        if user.locked_until:
+            return _after_sign_in(request)
+        if services.second_factor_failed(user=user, ip=client_ip(request)):
             logout(request)
             return redirect("web:login")
         form.add_error("code", _("This code is not right. Check the time on your phone and try again."))
@@ -129,7 +142,7 @@ def sign_in_enrol(request: HttpRequest) -> HttpResponse:
             otp_login(request, confirmed)
             services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=True)
             messages.success(request, _("Two-factor sign-in is set up."))
-            return redirect("web:dashboard")
+            return _after_sign_in(request)
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, title=_("QR code for your authenticator app"))
     secret = _base32(device.bin_key)
     return render(request, "web/login_enrol.html", {"form": form, "qr": qr, "secret": secret})
@@ -328,9 +341,11 @@ def directives(request: HttpRequest) -> HttpResponse:
 @login_required
 def audit(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    if not user.has_role(services.Role.ADMIN):
-        return HttpResponseForbidden(_("Only administrators read the audit log."))
-    return render(request, "web/audit.html", {"entries": audit_entries_for(actor=user)})
+    try:
+        entries = audit_entries_for(actor=user)
+    except PermissionError as exc:
+        return _denied(request, services.AccessDenied(str(exc)))
+    return render(request, "web/audit.html", {"entries": entries})
 
 
 # --- crisis centre -----------------------------------------------------------
