@@ -38,8 +38,13 @@ check-migrations: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
 
-test: $(STAMP) browser lint types check-migrations
-	$(BIN)/tocsin manage export_openapi --check docs/openapi.json
+# The embedded PostgreSQL is stopped at the end when this run started it.
+test: $(STAMP) browser lint types
+	@was=$$($(BIN)/tocsin db status 2>/dev/null); \
+	stop() { [ -n "$$DATABASE_URL" ] || [ "$$was" = running ] || $(BIN)/tocsin db stop >/dev/null; }; \
+	trap stop EXIT; \
+	$(BIN)/tocsin manage makemigrations --check --dry-run && \
+	$(BIN)/tocsin manage export_openapi --check docs/openapi.json && \
 	$(BIN)/pytest
 
 # Translations: extract (needs GNU gettext) and compile (pure Python, polib).

@@ -66,6 +66,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("started" if started else "already running", pg.layout().root)
     elif args.action == "stop":
         print("stopped" if pg.stop() else "not running")
+    elif args.action == "status":
+        running = pg.is_running()
+        print("running" if running else "stopped")
+        return 0 if running else 3
     elif args.action == "url":
         if not pg.is_initialised():
             print(
@@ -161,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4)
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
-    p = add("db", cmd_db, "Start or stop the embedded PostgreSQL, or print its URL.")
-    p.add_argument("action", choices=["start", "stop", "url"])
+    p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")
+    p.add_argument("action", choices=["start", "stop", "status", "url"])
     p = add(
         "createadmin",
         cmd_createadmin,

@@ -353,3 +353,24 @@ def test_audit_hash_survives_ipv6_round_trip(muni_admin):
 
     audit_record(action="auth.signed_in", actor=muni_admin, ip="2001:0db8:0000:0000:0000:0000:0000:0001")
     assert audit_verify()[1] is None
+
+
+def test_ba_7_4_admin_resets_access_without_seeing_a_password(muni_admin, settings):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.organisations.factories import totp_device
+
+    settings.TOCSIN_LOGIN_MAX_FAILURES = 1
+    person = UserFactory(organisation=muni_admin.organisation, roles=["operator"])
+    totp_device(person)
+    with pytest.raises(services.SignInRefused):
+        services.sign_in_check(email=person.email, password="wrong", ip=None)
+    invitation = services.user_reset_access(actor=muni_admin, user_id=person.pk)
+    person.refresh_from_db()
+    assert not person.has_usable_password() and person.locked_until is None
+    assert not TOTPDevice.objects.filter(user=person).exists()
+    services.invitation_accept(token=_token_of(invitation), password=PASSWORD, password_again=PASSWORD)
+    assert services.sign_in_check(email=person.email, password=PASSWORD, ip=None) == person
+    assert AuditEntry.objects.filter(action="user.access_reset", object_id=str(person.pk)).exists()
+    with pytest.raises(RuleError):
+        services.user_reset_access(actor=muni_admin, user_id=muni_admin.pk)

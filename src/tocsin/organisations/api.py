@@ -168,6 +168,12 @@ def member_roles(request: HttpRequest, user_id: int, payload: RolesIn) -> User:
     return services.user_set_roles(actor=_actor(request), user_id=user_id, roles=payload.roles)
 
 
+@router.post("/members/{user_id}/reset-access", response=MemberOut, tags=["people"],
+             summary="Clear password and authenticator; a new one-time link is e-mailed")  # fmt: skip
+def member_reset_access(request: HttpRequest, user_id: int) -> User:
+    return services.user_reset_access(actor=_actor(request), user_id=user_id).user
+
+
 @router.post("/members/{user_id}/deactivate", response=MemberOut, tags=["people"])
 def member_deactivate(request: HttpRequest, user_id: int) -> User:
     return services.user_deactivate(actor=_actor(request), user_id=user_id)

@@ -397,6 +397,36 @@ def invitation_resend(*, actor: User, user_id: int) -> Invitation:
         return _invitation_create(user=user, invited_by=actor)
 
 
+def user_reset_access(*, actor: User, user_id: int) -> Invitation:
+    """A forgotten password or a lost phone: the admin clears both and a new one-time link goes out.
+
+    The person chooses a new password and enrols a new authenticator; nobody
+    else ever sees or sets either (BA-7.4). Their open sessions end with the
+    old password (Django ties a session to the password hash) and the lock
+    is lifted.
+    """
+    _require_org_admin(actor)
+    with transaction.atomic():
+        user = _member(actor, user_id)
+        if user.pk == actor.pk:
+            raise RuleError("Ask another administrator to reset your own access.", field="user")
+        if not user.is_active:
+            raise RuleError("This account is deactivated.", field="user")
+        user.set_unusable_password()
+        user.failed_logins = 0
+        user.locked_until = None
+        user.save(update_fields=["password", "failed_logins", "locked_until"])
+        TOTPDevice.objects.filter(user=user).delete()
+        audit_record(
+            action="user.access_reset",
+            actor=actor,
+            organisation_id=user.organisation_id,
+            object_type="user",
+            object_id=user.pk,
+        )
+        return _invitation_create(user=user, invited_by=actor)
+
+
 def invitation_lookup(token: str) -> Invitation:
     """The open invitation behind a token, or NotFound (same answer for every failure)."""
     pk, _, _mac = (token or "").partition(".")

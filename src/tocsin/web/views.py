@@ -256,6 +256,8 @@ def member_detail(request: HttpRequest, user_id: int) -> HttpResponse:
                 done = _apply(form, lambda: services.user_deactivate(actor=actor, user_id=user_id))
             elif action == "resend":
                 done = _apply(form, lambda: services.invitation_resend(actor=actor, user_id=user_id))
+            elif action == "reset":
+                done = _apply(form, lambda: services.user_reset_access(actor=actor, user_id=user_id))
         except services.AccessDenied as exc:
             return _denied(request, exc)
         if done is not None:
