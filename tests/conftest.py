@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 from django_otp.oath import totp
+from procrastinate.contrib.django import app
 
 from tests.organisations.factories import OrganisationFactory, UserFactory, totp_device
 from tocsin.organisations import services
@@ -80,3 +82,23 @@ def api_client() -> Callable[[User], Client]:
         return Client(headers={"Authorization": f"Bearer {secret}"})
 
     return make
+
+
+def drain_mail_queue() -> None:
+    """Run a real worker until the queue is empty, in its own thread (its own event loop:
+    a browser test earlier in the session may have left one running in this thread)."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+                worker_app.run_worker(queues=["mail"], wait=False, install_signal_handlers=False)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the worker did not finish"
+    if errors:
+        raise errors[0]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core import mail
 from django.db import transaction
-from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from tests.conftest import drain_mail_queue
 from tocsin.organisations import services
 
 
@@ -18,7 +16,7 @@ def test_invitation_email_is_sent_by_the_worker(muni_admin):
     services.user_invite(actor=muni_admin, email="nieuw@zottegem.be", full_name="Nieuw", roles=["viewer"])
     job = ProcrastinateJob.objects.filter(task_name__endswith="send_invitation_email").latest("id")
     assert job.status == "todo" and job.queue_name == "mail"
-    _drain_mail_queue()
+    drain_mail_queue()
     assert ProcrastinateJob.objects.get(pk=job.pk).status == "succeeded"
     sent = [m for m in mail.outbox if m.to == ["nieuw@zottegem.be"]]
     assert len(sent) == 1 and "/invitation/" in sent[0].body
@@ -33,23 +31,3 @@ def test_a_rolled_back_invitation_leaves_no_job(muni_admin):
         assert ProcrastinateJob.objects.count() == before + 1
         raise RuntimeError("crash before commit")
     assert ProcrastinateJob.objects.count() == before
-
-
-def _drain_mail_queue() -> None:
-    """Run a real worker until the queue is empty, in its own thread (its own event loop:
-    a browser test earlier in the session may have left one running in this thread)."""
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
-                worker_app.run_worker(queues=["mail"], wait=False, install_signal_handlers=False)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join(timeout=60)
-    assert not thread.is_alive(), "the worker did not finish"
-    if errors:
-        raise errors[0]
