@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 
+from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
 from tocsin.organisations.services import (
@@ -62,12 +63,12 @@ def on_rule_error(request: HttpRequest, exc: RuleError) -> HttpResponse:
 
 @api.exception_handler(AccessDenied)
 def on_access_denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
-    return _error(request, 403, exc.message)
+    return _error(request, 403, localise(exc))
 
 
 @api.exception_handler(NotFound)
 def on_not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
-    return _error(request, 404, str(exc))
+    return _error(request, 404, localise(exc))
 
 
 @api.exception_handler(AuthenticationError)

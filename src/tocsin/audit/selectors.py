@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from tocsin.audit.models import AuditEntry
+from tocsin.organisations.domain import gettext_noop
 
 
 def audit_entries_for(*, actor: Any, limit: int = 200) -> QuerySet[AuditEntry]:
@@ -13,7 +14,7 @@ def audit_entries_for(*, actor: Any, limit: int = 200) -> QuerySet[AuditEntry]:
     Administrators only: the log names people.
     """
     if "admin" not in actor.roles:
-        raise PermissionError("Only administrators read the audit log.")
+        raise PermissionError(gettext_noop("Only administrators read the audit log."))
     qs = AuditEntry.objects.all()
     if not actor.organisation.is_crisis_centre:
         org_id = actor.organisation_id

@@ -52,12 +52,38 @@ class Role(StrEnum):
     EC_OPERATOR = "ec_operator"
 
 
-class RuleError(ValueError):
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogues (xgettext knows this name).
+
+    The domain stays free of Django: errors carry the English template and its
+    parameters, and the portal or the API translates them for the person
+    (``tocsin.i18n.localise``).
+    """
+    return message
+
+
+class Explained(Exception):
+    """An error whose text is a template with ``%(name)s`` fields, translated where it is shown."""
+
+    def __init__(self, message: str, params: dict[str, object] | None = None):
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
+
+
+class RuleError(Explained, ValueError):
     """A rule of MISSION.md (or a field constraint) refused the request."""
 
-    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        params: dict[str, object] | None = None,
+    ):
+        super().__init__(message, params)
         self.field = field
         self.rule = rule
 
@@ -95,17 +121,17 @@ def check_may_target(kind: Kind, audience: Audience, *, bin_option: bool) -> Non
         return
     if audience is Audience.CITIZENS:
         raise RuleError(
-            "Only type-1 entities (municipalities, governors) may alert citizens directly.",
+            gettext_noop("Only type-1 entities (municipalities, governors) may alert citizens directly."),
             field="audience",
             rule="BA-4-T2",
         )
     if audience is Audience.BIN_GROUPS:
         raise RuleError(
-            "Only an alerting entity with the BIN option may alert BIN groups.",
+            gettext_noop("Only an alerting entity with the BIN option may alert BIN groups."),
             field="audience",
             rule="BA-7-BIN",
         )
-    raise RuleError("This organisation may not send alerts.", field="audience", rule="BA-4-T1")
+    raise RuleError(gettext_noop("This organisation may not send alerts."), field="audience", rule="BA-4-T1")
 
 
 # Lifecycle (BA-7.4 cutting access; BA-8-ACTIVATION): explicit transition table.
@@ -120,8 +146,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 def check_transition(current: Status, target: Status) -> None:
     if target not in TRANSITIONS[current]:
         raise RuleError(
-            f"An organisation that is {current.value} cannot become {target.value}.",
+            gettext_noop("An organisation that is %(current)s cannot become %(target)s."),
             field="status",
+            params={"current": current.value, "target": target.value},
         )
 
 
@@ -145,15 +172,19 @@ def requires_2fa(roles: Iterable[str]) -> bool:
 def check_roles(kind: Kind, roles: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(roles))
     if not chosen:
-        raise RuleError("Choose at least one role.", field="roles")
+        raise RuleError(gettext_noop("Choose at least one role."), field="roles")
     allowed = ROLES_FOR_KIND[kind]
     for r in chosen:
         try:
             role = Role(r)
         except ValueError:
-            raise RuleError(f"Unknown role {r!r}.", field="roles") from None
+            raise RuleError(gettext_noop("Unknown role %(role)s."), field="roles", params={"role": repr(r)}) from None
         if role not in allowed:
-            raise RuleError(f"The role {role.value} does not exist in this kind of organisation.", field="roles")
+            raise RuleError(
+                gettext_noop("The role %(role)s does not exist in this kind of organisation."),
+                field="roles",
+                params={"role": role.value},
+            )
     return chosen
 
 
@@ -173,24 +204,28 @@ def check_activation(
     """The entity-specific parameters an activation needs (BA-8-ACTIVATION, KB-3)."""
     if kind is Kind.INTERNAL_ALARM_SERVICE and not recognition_reference.strip():
         raise RuleError(
-            "An internal alarm service is activated only once the minister has recognised it: "
-            "enter the reference of the recognition.",
+            gettext_noop(
+                "An internal alarm service is activated only once the minister has recognised it: "
+                "enter the reference of the recognition."
+            ),
             field="recognition_reference",
             rule="KB-3",
         )
     if kind is Kind.MUNICIPALITY and not _NIS.match(nis_code):
-        raise RuleError("A municipality needs its 5-digit NIS code.", field="nis_code", rule="BA-8-ACTIVATION")
+        raise RuleError(
+            gettext_noop("A municipality needs its 5-digit NIS code."), field="nis_code", rule="BA-8-ACTIVATION"
+        )
     if kind in ALERTING:
         if not _SENDER.match(sms_sender):
             raise RuleError(
-                "The SMS sender name is 1 to 11 letters, digits, spaces, dots or hyphens.",
+                gettext_noop("The SMS sender name is 1 to 11 letters, digits, spaces, dots or hyphens."),
                 field="sms_sender",
                 rule="BA-8-ACTIVATION",
             )
         langs = list(languages)
         if not langs or any(lang not in LANGS for lang in langs):
             raise RuleError(
-                "Choose the alert languages among nl, fr, de and en.",
+                gettext_noop("Choose the alert languages among nl, fr, de and en."),
                 field="languages",
                 rule="BA-8-ACTIVATION",
             )

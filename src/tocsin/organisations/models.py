@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tocsin.organisations.domain import Kind, Role, Status, entity_type, requires_2fa
@@ -236,8 +237,10 @@ class Notice(models.Model):
     """A message in a person's inbox on the dashboard (e.g. new conditions to decide on)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    # English templates with %(name)s fields, translated for the reader (gettext) with ``params``.
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    params = models.JSONField(default=dict)
     link = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -245,5 +248,8 @@ class Notice(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "body": self.body, "link": self.link}
+    def rendered_subject(self) -> str:
+        return gettext(self.subject) % self.params if self.params else gettext(self.subject)
+
+    def rendered_body(self) -> str:
+        return gettext(self.body) % self.params if self.params else gettext(self.body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from tocsin.audit.services import audit_record
-from tocsin.organisations.domain import Role
+from tocsin.organisations.domain import Role, gettext_noop
 from tocsin.organisations.models import (
     AgreementDecision,
     ApiToken,
@@ -23,7 +23,7 @@ def member_list(*, actor: User, ip: str | None = None) -> QuerySet[User]:
     """The members of the actor's organisation. Names and e-mails are personal data: audited."""
     access_check(actor)
     if not actor.has_role(Role.ADMIN):
-        raise AccessDenied("Only an administrator of your organisation may see its members.")
+        raise AccessDenied(gettext_noop("Only an administrator of your organisation may see its members."))
     qs = User.objects.filter(organisation_id=actor.organisation_id).order_by("full_name")
     audit_record(
         action="personal_data.read",
@@ -39,10 +39,10 @@ def member_list(*, actor: User, ip: str | None = None) -> QuerySet[User]:
 def member_get(*, actor: User, user_id: int, ip: str | None = None) -> User:
     access_check(actor)
     if not actor.has_role(Role.ADMIN) and actor.pk != user_id:
-        raise AccessDenied("Only an administrator of your organisation may see its members.")
+        raise AccessDenied(gettext_noop("Only an administrator of your organisation may see its members."))
     user = User.objects.filter(pk=user_id, organisation_id=actor.organisation_id).first()
     if user is None:
-        raise NotFound("No such member.")
+        raise NotFound(gettext_noop("No such member."))
     if user.pk != actor.pk:
         audit_record(
             action="personal_data.read",
@@ -70,7 +70,7 @@ def organisation_list(*, actor: User) -> QuerySet[Organisation]:
 def organisation_get(*, actor: User, organisation_id: int) -> Organisation:
     org = organisation_list(actor=actor).filter(pk=organisation_id).first()
     if org is None:
-        raise NotFound("No such organisation.")
+        raise NotFound(gettext_noop("No such organisation."))
     return org
 
 
@@ -115,7 +115,7 @@ def directive_overview(*, actor: User) -> list[tuple[SecurityDirective, list[Dir
     """Crisis centre: each directive with the entities that acknowledged it."""
     access_check(actor)
     if not actor.organisation.is_crisis_centre:
-        raise AccessDenied("Only the crisis centre sees who acknowledged a directive.")
+        raise AccessDenied(gettext_noop("Only the crisis centre sees who acknowledged a directive."))
     acks: dict[int, list[DirectiveAcknowledgement]] = {}
     for ack in DirectiveAcknowledgement.objects.select_related("organisation", "by").order_by("at"):
         acks.setdefault(ack.directive_id, []).append(ack)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tocsin.audit.services import audit_record
 from tocsin.organisations import domain
-from tocsin.organisations.domain import Kind, Role, RuleError, Status
+from tocsin.organisations.domain import Explained, Kind, Role, RuleError, Status, gettext_noop
 from tocsin.organisations.models import (
     Agreement,
     AgreementDecision,
@@ -41,16 +40,15 @@ from tocsin.organisations.models import (
 )
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(Explained, PermissionError):
     """The actor may not do this; the message says why (shown to the person)."""
 
-    def __init__(self, message: str, *, rule: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, rule: str | None = None, params: dict[str, object] | None = None):
+        super().__init__(message, params)
         self.rule = rule
 
 
-class NotFound(LookupError):
+class NotFound(Explained, LookupError):
     """Absent, or belongs to another organisation: both look the same from outside."""
 
 
@@ -60,19 +58,28 @@ class NotFound(LookupError):
 def access_refusal(org: Organisation) -> AccessDenied | None:
     """Why an organisation's members may not act now, or None when they may (BA-7.4)."""
     if org.status == Status.SUSPENDED.value:
-        reason = f" Reason: {org.status_reason}" if org.status_reason else ""
-        return AccessDenied(f"Access for {org.name} has been suspended by the crisis centre.{reason}", rule="BA-7.4")
+        return AccessDenied(
+            gettext_noop("Access for %(name)s has been suspended by the crisis centre. Reason: %(reason)s"),
+            rule="BA-7.4",
+            params={"name": org.name, "reason": org.status_reason or "—"},
+        )
     if org.status == Status.TERMINATED.value:
-        return AccessDenied(f"The agreement of {org.name} has ended; access is closed.", rule="BA-9")
+        return AccessDenied(
+            gettext_noop("The agreement of %(name)s has ended; access is closed."),
+            rule="BA-9",
+            params={"name": org.name},
+        )
     if org.status != Status.ACTIVE.value:
-        return AccessDenied(f"{org.name} is not activated yet.", rule="BA-8-ACTIVATION")
+        return AccessDenied(
+            gettext_noop("%(name)s is not activated yet."), rule="BA-8-ACTIVATION", params={"name": org.name}
+        )
     return None
 
 
 def access_check(user: Any) -> None:
     """Refuse every action of a user whose organisation is not active (BA-7.4)."""
     if not user or not user.is_authenticated or not user.is_active:
-        raise AccessDenied("Sign in first.")
+        raise AccessDenied(gettext_noop("Sign in first."))
     refusal = access_refusal(user.organisation)
     if refusal is not None:
         raise refusal
@@ -81,13 +88,13 @@ def access_check(user: Any) -> None:
 def _require_org_admin(actor: User) -> None:
     access_check(actor)
     if not actor.has_role(Role.ADMIN):
-        raise AccessDenied("Only an administrator of your organisation may do this.")
+        raise AccessDenied(gettext_noop("Only an administrator of your organisation may do this."))
 
 
 def _require_crisis_admin(actor: User) -> None:
     access_check(actor)
     if not (actor.organisation.is_crisis_centre and actor.has_role(Role.ADMIN)):
-        raise AccessDenied("Only an administrator of the crisis centre may do this.")
+        raise AccessDenied(gettext_noop("Only an administrator of the crisis centre may do this."))
 
 
 def _member(actor: User, user_id: int) -> User:
@@ -95,14 +102,15 @@ def _member(actor: User, user_id: int) -> User:
     try:
         return User.objects.select_for_update().get(pk=user_id, organisation_id=actor.organisation_id)
     except User.DoesNotExist:
-        raise NotFound("No such member.") from None
+        raise NotFound(gettext_noop("No such member.")) from None
 
 
-def _notify(users: Any, *, subject: str, body: str, link: str) -> None:
+def _notify(users: Any, *, subject: str, body: str, params: dict[str, Any], link: str) -> None:
+    """Subject and body are English templates; each person reads them in their own language."""
     from tocsin.organisations.tasks import send_notice_email
 
     for user in users:
-        notice = Notice.objects.create(user=user, subject=subject, body=body, link=link)
+        notice = Notice.objects.create(user=user, subject=subject, body=body, params=params, link=link)
         # Deferred on Django's connection: the job commits with the notice, or not at all.
         send_notice_email.defer(notice_id=notice.pk)
 
@@ -115,7 +123,7 @@ def _clean_email(value: str, field: str) -> str:
     try:
         validate_email(value)
     except ValidationError:
-        raise RuleError("Enter a valid e-mail address.", field=field) from None
+        raise RuleError(gettext_noop("Enter a valid e-mail address."), field=field) from None
     return value
 
 
@@ -141,27 +149,27 @@ def organisation_create(
     _require_crisis_admin(actor)
     name = (name or "").strip()
     if not name:
-        raise RuleError("Enter the organisation's name.", field="name")
+        raise RuleError(gettext_noop("Enter the organisation's name."), field="name")
     try:
         kind_ = Kind(kind)
     except ValueError:
-        raise RuleError("Choose a kind of organisation.", field="kind") from None
+        raise RuleError(gettext_noop("Choose a kind of organisation."), field="kind") from None
     if kind_ is Kind.CRISIS_CENTRE:
-        raise RuleError("There is one crisis centre; it cannot be created again.", field="kind")
+        raise RuleError(gettext_noop("There is one crisis centre; it cannot be created again."), field="kind")
     if bin_option and kind_ not in domain.ALERTING:
         raise RuleError(
-            "The BIN option is for alerting entities (type 1 or 2).",
+            gettext_noop("The BIN option is for alerting entities (type 1 or 2)."),
             field="bin_option",
             rule="BA-7-BIN",
         )
     admin_email = _clean_email(admin_email, "admin_email")
     admin_name = (admin_name or "").strip()
     if not admin_name:
-        raise RuleError("Enter the first administrator's name.", field="admin_name")
+        raise RuleError(gettext_noop("Enter the first administrator's name."), field="admin_name")
     if contact_email:
         contact_email = _clean_email(contact_email, "contact_email")
     if User.objects.filter(email__iexact=admin_email).exists():
-        raise RuleError("A person with this e-mail address already has an account.", field="admin_email")
+        raise RuleError(gettext_noop("A person with this e-mail address already has an account."), field="admin_email")
     with transaction.atomic():
         org = Organisation.objects.create(
             name=name, kind=kind_.value, bin_option=bin_option, contact_email=contact_email
@@ -174,7 +182,9 @@ def organisation_create(
             with transaction.atomic():
                 admin.save()
         except IntegrityError:
-            raise RuleError("A person with this e-mail address already has an account.", field="admin_email") from None
+            raise RuleError(
+                gettext_noop("A person with this e-mail address already has an account."), field="admin_email"
+            ) from None
         audit_record(
             action="organisation.requested",
             actor=actor,
@@ -203,7 +213,7 @@ def organisation_activate(
         kind = Kind(org.kind)
         domain.check_transition(Status(org.status), Status.ACTIVE)
         if org.status != Status.REQUESTED.value:
-            raise RuleError("Use reinstate for a suspended organisation.", field="status")
+            raise RuleError(gettext_noop("Use reinstate for a suspended organisation."), field="status")
         domain.check_activation(
             kind,
             recognition_reference=recognition_reference,
@@ -237,14 +247,14 @@ def _org_for_update(organisation_id: int) -> Organisation:
     try:
         return Organisation.objects.select_for_update().get(pk=organisation_id)
     except Organisation.DoesNotExist:
-        raise NotFound("No such organisation.") from None
+        raise NotFound(gettext_noop("No such organisation.")) from None
 
 
 def _need_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise RuleError(
-            "Give the reason; the organisation's members will see it.",
+            gettext_noop("Give the reason; the organisation's members will see it."),
             field="reason",
             rule="BA-7.4",
         )
@@ -258,7 +268,7 @@ def organisation_suspend(*, actor: User, organisation_id: int, reason: str) -> O
     with transaction.atomic():
         org = _org_for_update(organisation_id)
         if org.is_crisis_centre:
-            raise RuleError("The crisis centre cannot suspend itself.", field="organisation")
+            raise RuleError(gettext_noop("The crisis centre cannot suspend itself."), field="organisation")
         domain.check_transition(Status(org.status), Status.SUSPENDED)
         _record_status(org, to=Status.SUSPENDED, reason=reason, actor=actor)
         org.access_epoch = F("access_epoch") + 1
@@ -281,7 +291,7 @@ def organisation_reinstate(*, actor: User, organisation_id: int, reason: str) ->
     with transaction.atomic():
         org = _org_for_update(organisation_id)
         if org.status != Status.SUSPENDED.value:
-            raise RuleError("Only a suspended organisation can be reinstated.", field="status")
+            raise RuleError(gettext_noop("Only a suspended organisation can be reinstated."), field="status")
         domain.check_transition(Status(org.status), Status.ACTIVE)
         _record_status(org, to=Status.ACTIVE, reason=reason, actor=actor)
         org.status_reason = ""
@@ -314,7 +324,7 @@ def organisation_terminate(*, actor: User, organisation_id: int, reason: str) ->
     with transaction.atomic():
         org = _org_for_update(organisation_id)
         if org.is_crisis_centre:
-            raise RuleError("The crisis centre cannot terminate itself.", field="organisation")
+            raise RuleError(gettext_noop("The crisis centre cannot terminate itself."), field="organisation")
         _terminate(org, reason=reason, actor=actor)
         audit_record(
             action="organisation.terminated",
@@ -370,18 +380,22 @@ def user_invite(*, actor: User, email: str, full_name: str, roles: list[str]) ->
     email = _clean_email(email, "email")
     full_name = (full_name or "").strip()
     if not full_name:
-        raise RuleError("Enter the person's full name.", field="full_name")
+        raise RuleError(gettext_noop("Enter the person's full name."), field="full_name")
     roles = domain.check_roles(Kind(actor.organisation.kind), roles)
     with transaction.atomic():
         if User.objects.filter(email__iexact=email).exists():
-            raise RuleError("A person with this e-mail address already has an account.", field="email")
-        user = User(email=email, full_name=full_name, organisation=actor.organisation, roles=roles)
+            raise RuleError(gettext_noop("A person with this e-mail address already has an account."), field="email")
+        user = User(
+            email=email, full_name=full_name, organisation=actor.organisation, roles=roles, language=actor.language
+        )
         user.set_unusable_password()
         try:
             with transaction.atomic():
                 user.save()
         except IntegrityError:
-            raise RuleError("A person with this e-mail address already has an account.", field="email") from None
+            raise RuleError(
+                gettext_noop("A person with this e-mail address already has an account."), field="email"
+            ) from None
         _invitation_create(user=user, invited_by=actor)
     return user
 
@@ -391,9 +405,9 @@ def invitation_resend(*, actor: User, user_id: int) -> Invitation:
     with transaction.atomic():
         user = _member(actor, user_id)
         if not user.is_active:
-            raise RuleError("This account is deactivated.", field="user")
+            raise RuleError(gettext_noop("This account is deactivated."), field="user")
         if user.has_usable_password():
-            raise RuleError("This person has already set a password.", field="user")
+            raise RuleError(gettext_noop("This person has already set a password."), field="user")
         return _invitation_create(user=user, invited_by=actor)
 
 
@@ -409,9 +423,9 @@ def user_reset_access(*, actor: User, user_id: int) -> Invitation:
     with transaction.atomic():
         user = _member(actor, user_id)
         if user.pk == actor.pk:
-            raise RuleError("Ask another administrator to reset your own access.", field="user")
+            raise RuleError(gettext_noop("Ask another administrator to reset your own access."), field="user")
         if not user.is_active:
-            raise RuleError("This account is deactivated.", field="user")
+            raise RuleError(gettext_noop("This account is deactivated."), field="user")
         user.set_unusable_password()
         user.failed_logins = 0
         user.locked_until = None
@@ -431,12 +445,14 @@ def invitation_lookup(token: str) -> Invitation:
     """The open invitation behind a token, or NotFound (same answer for every failure)."""
     pk, _, _mac = (token or "").partition(".")
     if not pk.isdigit():
-        raise NotFound("This invitation link is not valid.")
+        raise NotFound(gettext_noop("This invitation link is not valid."))
     invitation = Invitation.objects.select_related("user", "organisation").filter(pk=int(pk)).first()
     if invitation is None or not hmac.compare_digest(_invitation_token(invitation, invitation.nonce), token):
-        raise NotFound("This invitation link is not valid.")
+        raise NotFound(gettext_noop("This invitation link is not valid."))
     if invitation.used_at is not None or invitation.expires_at <= timezone.now() or not invitation.user.is_active:
-        raise NotFound("This invitation link has expired or was already used. Ask your administrator for a new one.")
+        raise NotFound(
+            gettext_noop("This invitation link has expired or was already used. Ask your administrator for a new one.")
+        )
     return invitation
 
 
@@ -444,7 +460,7 @@ def invitation_accept(*, token: str, password: str, password_again: str) -> User
     """The invited person chooses their own password; the link then stops working."""
     invitation = invitation_lookup(token)
     if password != password_again:
-        raise RuleError("The two passwords differ.", field="password_again")
+        raise RuleError(gettext_noop("The two passwords differ."), field="password_again")
     user = invitation.user
     try:
         validate_password(password, user)
@@ -453,7 +469,7 @@ def invitation_accept(*, token: str, password: str, password_again: str) -> User
     with transaction.atomic():
         updated = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
         if not updated:
-            raise NotFound("This invitation link was already used.")
+            raise NotFound(gettext_noop("This invitation link was already used."))
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(
@@ -496,7 +512,7 @@ def _check_not_last_admin(user: User) -> None:
     )
     others = [pk for pk in admins if pk != user.pk]
     if not others:
-        raise RuleError("An organisation keeps at least one active administrator.", field="roles")
+        raise RuleError(gettext_noop("An organisation keeps at least one active administrator."), field="roles")
 
 
 def user_deactivate(*, actor: User, user_id: int) -> User:
@@ -505,7 +521,7 @@ def user_deactivate(*, actor: User, user_id: int) -> User:
     with transaction.atomic():
         user = _member(actor, user_id)
         if user.pk == actor.pk:
-            raise RuleError("You cannot deactivate your own account.", field="user")
+            raise RuleError(gettext_noop("You cannot deactivate your own account."), field="user")
         if user.has_role(Role.ADMIN):
             _check_not_last_admin(user)
         user.is_active = False
@@ -525,14 +541,15 @@ def user_deactivate(*, actor: User, user_id: int) -> User:
 # --- signing in --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SignInRefused(Exception):
-    message: str
+class SignInRefused(Explained):
+    pass
 
 
-def _lock_message(until: Any) -> str:
-    local = timezone.localtime(until).strftime("%H:%M")
-    return f"Too many failed attempts: this account is locked until {local}. Try again then."
+def _locked(until: Any) -> SignInRefused:
+    return SignInRefused(
+        gettext_noop("Too many failed attempts: this account is locked until %(time)s. Try again then."),
+        {"time": timezone.localtime(until).strftime("%H:%M")},
+    )
 
 
 def _count_failure(*, user: User, why: str, ip: str | None) -> Any:
@@ -565,7 +582,7 @@ def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
     """Check a password with throttling and lock-out; audits every outcome."""
     email = (email or "").strip().lower()
     user = User.objects.select_related("organisation").filter(email__iexact=email).first()
-    generic = "The e-mail address or the password is wrong."
+    generic = gettext_noop("The e-mail address or the password is wrong.")
     if user is None:
         User().set_password(password)  # same work as a real check: no timing oracle
         with transaction.atomic():
@@ -577,16 +594,20 @@ def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
                 action="auth.sign_in_failed", actor=user, organisation_id=user.organisation_id,
                 data={"why": "locked"}, ip=ip,
             )  # fmt: skip
-        raise SignInRefused(_lock_message(user.locked_until))
+        raise _locked(user.locked_until)
     if not user.is_active or not user.check_password(password):
         locked_until = _count_failure(user=user, why="password" if user.is_active else "inactive", ip=ip)
-        raise SignInRefused(_lock_message(locked_until) if locked_until else generic)
+        raise _locked(locked_until) if locked_until else SignInRefused(generic)
     return user
 
 
-def sign_in_succeeded(*, user: User, ip: str | None, second_factor: bool) -> None:
+def sign_in_succeeded(*, user: User, ip: str | None, second_factor: bool, language: str = "") -> None:
+    """Resets the failure count; remembers the portal language for the person's e-mails."""
+    changes: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login": timezone.now()}
+    if language in domain.LANGS:
+        changes["language"] = language
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None, last_login=timezone.now())
+        User.objects.filter(pk=user.pk).update(**changes)
         audit_record(
             action="auth.signed_in",
             actor=user,
@@ -616,11 +637,13 @@ def totp_device_start(*, user: User) -> TOTPDevice:
 def totp_device_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
     device = TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
     if device is None:
-        raise RuleError("Start the enrolment again.", field="code")
+        raise RuleError(gettext_noop("Start the enrolment again."), field="code")
     if not device.verify_is_allowed()[0]:
-        raise RuleError("Too many wrong codes in a row: wait a few seconds and try again.", field="code")
+        raise RuleError(gettext_noop("Too many wrong codes in a row: wait a few seconds and try again."), field="code")
     if not (code or "").strip().isdigit() or not device.verify_token(code.strip()):
-        raise RuleError("This code is not right. Check the time on your phone and try again.", field="code")
+        raise RuleError(
+            gettext_noop("This code is not right. Check the time on your phone and try again."), field="code"
+        )
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
         device.confirmed = True
@@ -650,7 +673,7 @@ def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise RuleError(
-            "Name the token (1 to 100 characters), e.g. after the system that uses it.",
+            gettext_noop("Name the token (1 to 100 characters), e.g. after the system that uses it."),
             field="name",
         )
     prefix = secrets.token_hex(4)
@@ -677,7 +700,7 @@ def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
             qs = qs.filter(user=actor)
         token = qs.first()
         if token is None:
-            raise NotFound("No such token.")
+            raise NotFound(gettext_noop("No such token."))
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
@@ -716,9 +739,9 @@ def conditions_publish(*, actor: User, title: str, text: str) -> ConditionsVersi
     _require_crisis_admin(actor)
     title, text = (title or "").strip(), (text or "").strip()
     if not title:
-        raise RuleError("Enter a title.", field="title")
+        raise RuleError(gettext_noop("Enter a title."), field="title")
     if not text:
-        raise RuleError("Enter the text of the conditions.", field="text")
+        raise RuleError(gettext_noop("Enter the text of the conditions."), field="text")
     with transaction.atomic():
         # Serialise publications so version numbers never collide.
         Organisation.objects.select_for_update().filter(kind=Kind.CRISIS_CENTRE.value).first()
@@ -745,12 +768,13 @@ def conditions_publish(*, actor: User, title: str, text: str) -> ConditionsVersi
         ).exclude(organisation__kind=Kind.CRISIS_CENTRE.value)
         _notify(
             admins,
-            subject=f"New conditions: version {version.number}",
-            body=(
-                f"The crisis centre published version {version.number} of the conditions ({title}). "
+            subject=gettext_noop("New conditions: version %(number)s"),
+            body=gettext_noop(
+                "The crisis centre published version %(number)s of the conditions (%(title)s). "
                 "You may accept them, refuse them (your agreement continues under the version you accepted) "
                 "or end the agreement without penalty."
             ),
+            params={"number": version.number, "title": title},
             link=reverse("web:agreement"),
         )
     return version
@@ -764,20 +788,29 @@ def agreement_decide(*, actor: User, version_number: int, decision: str) -> Agre
         AgreementDecision.REFUSE,
         AgreementDecision.TERMINATE,
     }:
-        raise RuleError("Choose accept, refuse or terminate.", field="decision")
+        raise RuleError(gettext_noop("Choose accept, refuse or terminate."), field="decision")
     org = actor.organisation
     if org.is_crisis_centre:
-        raise RuleError("The crisis centre publishes the conditions; it does not sign them.", field="decision")
+        raise RuleError(
+            gettext_noop("The crisis centre publishes the conditions; it does not sign them."), field="decision"
+        )
     with transaction.atomic():
         org = _org_for_update(org.pk)
         version = ConditionsVersion.objects.filter(number=version_number).first()
         if version is None:
-            raise RuleError("No such version of the conditions.", field="version")
+            raise RuleError(gettext_noop("No such version of the conditions."), field="version")
         latest = ConditionsVersion.objects.order_by("-number").first()
         if latest and version.pk != latest.pk and decision != AgreementDecision.TERMINATE:
-            raise RuleError(f"Decide on the latest version ({latest.number}).", field="version", rule="BA-9")
+            raise RuleError(
+                gettext_noop("Decide on the latest version (%(number)s)."),
+                field="version",
+                rule="BA-9",
+                params={"number": latest.number},
+            )
         if AgreementDecision.objects.filter(organisation=org, version=version).exists():
-            raise RuleError("Your organisation already decided on this version.", field="version", rule="BA-9")
+            raise RuleError(
+                gettext_noop("Your organisation already decided on this version."), field="version", rule="BA-9"
+            )
         record = AgreementDecision.objects.create(organisation=org, version=version, decision=decision, by=actor)
         agreement, _ = Agreement.objects.get_or_create(organisation=org)
         if decision == AgreementDecision.ACCEPT:
@@ -801,9 +834,9 @@ def directive_publish(*, actor: User, title: str, text: str) -> SecurityDirectiv
     _require_crisis_admin(actor)
     title, text = (title or "").strip(), (text or "").strip()
     if not title:
-        raise RuleError("Enter a title.", field="title")
+        raise RuleError(gettext_noop("Enter a title."), field="title")
     if not text:
-        raise RuleError("Enter the directive's text.", field="text")
+        raise RuleError(gettext_noop("Enter the directive's text."), field="text")
     with transaction.atomic():
         directive = SecurityDirective.objects.create(title=title, text=text, published_by=actor)
         audit_record(
@@ -821,8 +854,11 @@ def directive_publish(*, actor: User, title: str, text: str) -> SecurityDirectiv
         ).exclude(organisation__kind=Kind.CRISIS_CENTRE.value)
         _notify(
             admins,
-            subject=f"Security directive: {title}",
-            body="The crisis centre issued a security directive. Read it and acknowledge it for your organisation.",
+            subject=gettext_noop("Security directive: %(title)s"),
+            body=gettext_noop(
+                "The crisis centre issued a security directive. Read it and acknowledge it for your organisation."
+            ),
+            params={"title": title},
             link=reverse("web:directives"),
         )
     return directive
@@ -832,7 +868,7 @@ def directive_acknowledge(*, actor: User, directive_id: int) -> DirectiveAcknowl
     _require_org_admin(actor)
     directive = SecurityDirective.objects.filter(pk=directive_id).first()
     if directive is None:
-        raise NotFound("No such directive.")
+        raise NotFound(gettext_noop("No such directive."))
     with transaction.atomic():
         ack, created = DirectiveAcknowledgement.objects.get_or_create(
             directive=directive, organisation_id=actor.organisation_id, defaults={"by": actor}
@@ -869,7 +905,7 @@ def platform_bootstrap(*, crisis_centre_name: str, email: str, full_name: str) -
             audit_record(action="organisation.activated", organisation_id=cc.pk, object_type="organisation",
                          object_id=cc.pk, data={"name": cc.name, "bootstrap": True})  # fmt: skip
         if User.objects.filter(email__iexact=email).exists():
-            raise RuleError("A person with this e-mail address already has an account.", field="email")
+            raise RuleError(gettext_noop("A person with this e-mail address already has an account."), field="email")
         user = User(
             email=email,
             full_name=full_name,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from tocsin.organisations.models import Invitation, Notice
@@ -18,15 +19,27 @@ def send_invitation_email(invitation_id: int) -> None:
     if invitation is None or invitation.used_at is not None or invitation.expires_at <= timezone.now():
         return  # used, superseded, expired or gone: nothing to send
     user = invitation.user
+    params = {
+        "name": user.full_name,
+        "organisation": invitation.organisation.name,
+        "hours": settings.TOCSIN_INVITATION_HOURS,
+        "link": invitation_url(invitation),
+    }
+    with translation.override(user.language):
+        subject = _("Tocsin: your access for %(organisation)s") % params
+        body = (
+            _(
+                "Hello %(name)s,\n\n"
+                "You were invited to Tocsin for %(organisation)s.\n"
+                "Open this link to choose your own password (valid %(hours)s hours, once):\n\n"
+                "%(link)s\n\n"
+                "Nobody from Tocsin or the crisis centre will ever ask you for your password.\n"
+            )
+            % params
+        )
     send_mail(
-        subject=f"Tocsin: your access for {invitation.organisation.name}",
-        message=(
-            f"Hello {user.full_name},\n\n"
-            f"You were invited to Tocsin for {invitation.organisation.name}.\n"
-            f"Open this link to choose your own password (valid {settings.TOCSIN_INVITATION_HOURS} hours, once):\n\n"
-            f"{invitation_url(invitation)}\n\n"
-            "Nobody from Tocsin or the crisis centre will ever ask you for your password.\n"
-        ),
+        subject=subject,
+        message=body,
         from_email=None,
         recipient_list=[user.email],
     )
@@ -38,9 +51,11 @@ def send_notice_email(notice_id: int) -> None:
     if notice is None:
         return
     link = settings.BASE_URL.rstrip("/") + notice.link if notice.link else ""
+    with translation.override(notice.user.language):
+        subject, body = notice.rendered_subject(), notice.rendered_body()
     send_mail(
-        subject=f"Tocsin: {notice.subject}",
-        message=f"{notice.body}\n\n{link}\n",
+        subject=f"Tocsin: {subject}",
+        message=f"{body}\n\n{link}\n",
         from_email=None,
         recipient_list=[notice.user.email],
     )

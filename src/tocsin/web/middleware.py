@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tocsin.i18n import localise
 from tocsin.organisations.services import access_refusal
 
 # Paths reachable before the second factor is given.
@@ -33,7 +34,7 @@ class AccessMiddleware:
         refusal = access_refusal(org)
         if refusal is not None:
             logout(request)
-            return render(request, "web/refused.html", {"reason": refusal.message}, status=403)
+            return render(request, "web/refused.html", {"reason": localise(refusal)}, status=403)
         # Suspension bumps the epoch: sessions opened before it stay closed after reinstatement.
         if not user.is_active or request.session.get("access_epoch") != org.access_epoch:
             logout(request)

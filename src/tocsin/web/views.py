@@ -19,6 +19,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tocsin.audit.selectors import audit_entries_for
+from tocsin.i18n import localise
 from tocsin.organisations import selectors, services
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
@@ -37,15 +38,15 @@ def _apply(form: forms.Form, call: Callable[[], T]) -> T | None:
         return call()
     except RuleError as exc:
         field = exc.field if exc.field in form.fields else None
-        message = f"{exc.message} ({exc.rule})" if exc.rule else exc.message
+        message = f"{localise(exc)} ({exc.rule})" if exc.rule else localise(exc)
         form.add_error(field, message)
     except services.NotFound as exc:
-        form.add_error(None, str(exc))
+        form.add_error(None, localise(exc))
     return None
 
 
 def _denied(request: HttpRequest, exc: services.AccessDenied) -> HttpResponse:
-    return render(request, "web/refused.html", {"reason": exc.message}, status=403)
+    return render(request, "web/refused.html", {"reason": localise(exc)}, status=403)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -65,18 +66,20 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
             )
         except services.SignInRefused as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, localise(exc))
         else:
             refusal = services.access_refusal(user.organisation)
             if refusal is not None:
-                return render(request, "web/refused.html", {"reason": refusal.message}, status=403)
+                return _denied(request, refusal)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             request.session["access_epoch"] = user.organisation.access_epoch
             if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
                 return redirect("web:login_verify")
             if user.needs_2fa:
                 return redirect("web:login_enrol")
-            services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=False)
+            services.sign_in_succeeded(
+                user=user, ip=client_ip(request), second_factor=False, language=request.LANGUAGE_CODE
+            )
             return _after_sign_in(request)
     next_url = request.GET.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -111,7 +114,9 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
             return render(request, "web/login_verify.html", {"form": form})
         if code.isdigit() and device.verify_token(code):
             otp_login(request, device)
-            services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=True)
+            services.sign_in_succeeded(
+                user=user, ip=client_ip(request), second_factor=True, language=request.LANGUAGE_CODE
+            )
             return _after_sign_in(request)
         if services.second_factor_failed(user=user, ip=client_ip(request)):
             logout(request)
@@ -140,7 +145,9 @@ def sign_in_enrol(request: HttpRequest) -> HttpResponse:
         if confirmed is not None:
             request.session.pop("enrol_device_id", None)
             otp_login(request, confirmed)
-            services.sign_in_succeeded(user=user, ip=client_ip(request), second_factor=True)
+            services.sign_in_succeeded(
+                user=user, ip=client_ip(request), second_factor=True, language=request.LANGUAGE_CODE
+            )
             messages.success(request, _("Two-factor sign-in is set up."))
             return _after_sign_in(request)
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, title=_("QR code for your authenticator app"))
@@ -165,7 +172,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invite = services.invitation_lookup(token)
     except services.NotFound as exc:
-        return render(request, "web/invitation_invalid.html", {"reason": str(exc)}, status=404)
+        return render(request, "web/invitation_invalid.html", {"reason": localise(exc)}, status=404)
     form = f.SetPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = _apply(
