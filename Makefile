@@ -12,9 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Translations are compiled here from the .po sources (pure Python, polib): no gettext needed.
+MO := $(patsubst %.po,%.mo,$(wildcard src/tocsin/locale/*/LC_MESSAGES/django.po))
+%.mo: %.po $(STAMP)
+	$(BIN)/python -m tocsin.runtime.compilemessages >/dev/null
 
-demo: $(STAMP)
+install: $(STAMP) $(MO)
+
+demo: $(STAMP) $(MO)
 	$(BIN)/tocsin demo
 
 # Debian's chromium for the browser tests, installed when missing.
@@ -39,7 +44,7 @@ openapi: $(STAMP)
 	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
 
 # The embedded PostgreSQL is stopped at the end when this run started it.
-test: $(STAMP) browser lint types
+test: $(STAMP) $(MO) browser lint types
 	@was=$$($(BIN)/tocsin db status 2>/dev/null); \
 	stop() { [ -n "$$DATABASE_URL" ] || [ "$$was" = running ] || $(BIN)/tocsin db stop >/dev/null; }; \
 	trap stop EXIT; \
