@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "procrastinate.contrib.django",
+    "ninja",  # serves the API docs page from local static files, not a CDN
     "tocsin.audit",
     "tocsin.organisations",
     "tocsin.web",
@@ -122,6 +123,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tocsin.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -67,3 +67,12 @@ def test_bad_invite_shows_field_errors_on_a_phone(page, live_server, municipalit
     assert page.locator("html").get_attribute("lang") == "fr"
     shot(page, "06-phone-invite-error-fr")
     assert User.objects.count() == 1
+
+
+def test_api_docs_page_renders_under_the_content_security_policy(page, live_server, shot):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_server.url}/api/v1/docs")
+    page.get_by_text("Tocsin API").first.wait_for()
+    shot(page, "10-api-docs")
+    assert not [e for e in errors if "Content Security Policy" in e], errors

@@ -219,5 +219,16 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client, munici
 
 def test_audit_log_is_for_administrators(municipality, as_user):
     operator = UserFactory(organisation=municipality, roles=["operator"])
-    response = as_user(operator).get(reverse("web:audit"))
-    assert response.status_code == 403 and b"administrators" in response.content
+    session = as_user(operator)
+    session.cookies["django_language"] = "en"
+    response = session.get(reverse("web:audit"))
+    assert response.status_code == 403 and b"Only administrators read the audit log." in response.content
+    session.cookies["django_language"] = "nl"
+    assert "Alleen beheerders".encode() in session.get(reverse("web:audit")).content
+
+
+def test_pages_carry_a_content_security_policy(client, db):
+    response = client.get(reverse("web:login"))
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
