@@ -136,6 +136,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def needs_2fa(self) -> bool:
         return requires_2fa(self.roles)
 
+    @property
+    def role_labels(self) -> list[str]:
+        labels = dict(ROLE_CHOICES)
+        return [str(labels.get(r, r)) for r in self.roles]
+
     def has_role(self, *roles: Role) -> bool:
         return any(r.value in self.roles for r in roles)
 
