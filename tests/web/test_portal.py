@@ -224,7 +224,7 @@ def test_audit_log_is_for_administrators(municipality, as_user):
     response = session.get(reverse("web:audit"))
     assert response.status_code == 403 and b"Only administrators read the audit log." in response.content
     session.cookies["django_language"] = "nl"
-    assert "Alleen beheerders".encode() in session.get(reverse("web:audit")).content
+    assert b"Alleen beheerders" in session.get(reverse("web:audit")).content
 
 
 def test_pages_carry_a_content_security_policy(client, db):
