@@ -168,12 +168,19 @@ def test_crisis_centre_registers_activates_and_suspends(cc_admin, as_user):
     session.post(url, {"action": "activate", "nis_code": "41034", "sms_sender": "Lede", "languages": ["nl"]})
     org.refresh_from_db()
     assert org.status == "active"
-    no_reason = session.post(url, {"action": "suspend", "reason": ""})
+    no_reason = session.post(url, {"action": "suspend", "access-reason": ""})
     assert no_reason.status_code == 400 and b"BA-7.4" in no_reason.content
-    session.post(url, {"action": "suspend", "reason": "Richtlijn niet gevolgd"})
+    session.post(url, {"action": "suspend", "access-reason": "Richtlijn niet gevolgd"})
     org.refresh_from_db()
     assert org.status == "suspended"
     assert b"Richtlijn niet gevolgd" in session.get(url).content
+    unconfirmed = session.post(url, {"action": "terminate", "terminate-reason": "Fusie"})
+    assert unconfirmed.status_code == 400 and b'id="id_terminate-confirm-error"' in unconfirmed.content
+    org.refresh_from_db()
+    assert org.status == "suspended"
+    session.post(url, {"action": "terminate", "terminate-reason": "Fusie", "terminate-confirm": "on"})
+    org.refresh_from_db()
+    assert org.status == "terminated"
 
 
 def test_ba_9_agreement_screen_accepts(cc_admin, muni_admin, as_user):

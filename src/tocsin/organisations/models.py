@@ -87,8 +87,8 @@ class OrganisationEvent(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
+    from_status = models.CharField(max_length=16, blank=True, choices=STATUS_CHOICES)
+    to_status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     reason = models.TextField(blank=True)
     by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
 

@@ -97,6 +97,14 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+class TerminateForm(ReasonForm):
+    """Termination cannot be undone: the person confirms it explicitly, apart from the suspend button."""
+
+    confirm = forms.BooleanField(
+        label=_("I understand that termination is final: the organisation cannot be reinstated."), required=True
+    )
+
+
 class PublishForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 10}))

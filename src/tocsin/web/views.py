@@ -398,22 +398,26 @@ def cc_organisation(request: HttpRequest, organisation_id: int) -> HttpResponse:
         raise Http404 from None
     activation = f.ActivationForm(request.POST if request.POST.get("action") == "activate" else None,
                                   initial={"languages": ["nl", "fr"]})  # fmt: skip
-    reason = f.ReasonForm(request.POST if request.POST.get("action") in {"suspend", "reinstate", "terminate"} else None)
+    action = request.POST.get("action")
+    reason = f.ReasonForm(request.POST if action in {"suspend", "reinstate"} else None, prefix="access")
+    terminate = f.TerminateForm(request.POST if action == "terminate" else None, prefix="terminate")
     if request.method == "POST":
-        action = request.POST.get("action")
         done = None
         if action == "activate" and activation.is_valid():
             done = _apply(activation, lambda: services.organisation_activate(
                 actor=actor, organisation_id=org.pk, **activation.cleaned_data))  # fmt: skip
-        elif action in {"suspend", "reinstate", "terminate"} and reason.is_valid():
-            call = {
-                "suspend": services.organisation_suspend,
-                "reinstate": services.organisation_reinstate,
-                "terminate": services.organisation_terminate,
-            }[action]
+        elif action in {"suspend", "reinstate"} and reason.is_valid():
+            call = services.organisation_suspend if action == "suspend" else services.organisation_reinstate
             done = _apply(
                 reason,
                 lambda: call(actor=actor, organisation_id=org.pk, reason=reason.cleaned_data["reason"]),
+            )
+        elif action == "terminate" and terminate.is_valid():
+            done = _apply(
+                terminate,
+                lambda: services.organisation_terminate(
+                    actor=actor, organisation_id=org.pk, reason=terminate.cleaned_data["reason"]
+                ),
             )
         if done is not None:
             messages.success(request, _("Saved."))
@@ -423,13 +427,14 @@ def cc_organisation(request: HttpRequest, organisation_id: int) -> HttpResponse:
         "events": org.events.select_related("by"),
         "activation": activation,
         "reason_form": reason,
+        "terminate_form": terminate,
         "decisions": org.agreement_decisions.select_related("version"),
     }
     return render(
         request,
         "web/cc/organisation.html",
         ctx,
-        status=400 if activation.errors or reason.errors else 200,
+        status=400 if activation.errors or reason.errors or terminate.errors else 200,
     )
 
 
