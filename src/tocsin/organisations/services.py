@@ -115,6 +115,25 @@ def _notify(users: Any, *, subject: str, body: str, params: dict[str, Any], link
         send_notice_email.defer(notice_id=notice.pk)
 
 
+def _audit_organisation(
+    action: str, *, actor: User | None, org: Organisation, data: dict[str, Any] | None = None
+) -> None:
+    audit_record(
+        action=action, actor=actor, organisation_id=org.pk, object_type="organisation", object_id=org.pk, data=data
+    )
+
+
+def _audit_user(action: str, *, actor: User | None, user: User, data: dict[str, Any] | None = None) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        organisation_id=user.organisation_id,
+        object_type="user",
+        object_id=user.pk,
+        data=data,
+    )
+
+
 # --- organisations -----------------------------------------------------------
 
 
@@ -133,6 +152,15 @@ def _record_status(org: Organisation, *, to: Status, reason: str, actor: User | 
     )
     org.status = to.value
     org.status_reason = reason
+
+
+def _close_access(org: Organisation, *, to: Status, reason: str, actor: User) -> None:
+    """Suspend or terminate: the status changes and every open session ends with the epoch (BA-7.4)."""
+    domain.check_transition(Status(org.status), to)
+    _record_status(org, to=to, reason=reason, actor=actor)
+    org.access_epoch = F("access_epoch") + 1
+    org.save()
+    org.refresh_from_db()
 
 
 def organisation_create(
@@ -185,12 +213,10 @@ def organisation_create(
             raise RuleError(
                 gettext_noop("A person with this e-mail address already has an account."), field="admin_email"
             ) from None
-        audit_record(
-            action="organisation.requested",
+        _audit_organisation(
+            "organisation.requested",
             actor=actor,
-            organisation_id=org.pk,
-            object_type="organisation",
-            object_id=org.pk,
+            org=org,
             data={"name": name, "kind": kind_.value, "bin_option": bin_option},
         )
     return org
@@ -228,15 +254,17 @@ def organisation_activate(
         org.activated_at = timezone.now()
         _record_status(org, to=Status.ACTIVE, reason="", actor=actor)
         org.save()
-        audit_record(
-            action="organisation.activated",
+        _audit_organisation(
+            "organisation.activated",
             actor=actor,
-            organisation_id=org.pk,
-            object_type="organisation",
-            object_id=org.pk,
-            data={"nis_code": nis_code, "sms_sender": sms_sender, "languages": languages,
-                  "recognition_reference": org.recognition_reference},
-        )  # fmt: skip
+            org=org,
+            data={
+                "nis_code": nis_code,
+                "sms_sender": sms_sender,
+                "languages": languages,
+                "recognition_reference": org.recognition_reference,
+            },
+        )
         for admin in org.members.filter(roles__contains=[Role.ADMIN.value], is_active=True):
             if not admin.has_usable_password():
                 _invitation_create(user=admin, invited_by=actor)
@@ -269,19 +297,8 @@ def organisation_suspend(*, actor: User, organisation_id: int, reason: str) -> O
         org = _org_for_update(organisation_id)
         if org.is_crisis_centre:
             raise RuleError(gettext_noop("The crisis centre cannot suspend itself."), field="organisation")
-        domain.check_transition(Status(org.status), Status.SUSPENDED)
-        _record_status(org, to=Status.SUSPENDED, reason=reason, actor=actor)
-        org.access_epoch = F("access_epoch") + 1
-        org.save()
-        org.refresh_from_db()
-        audit_record(
-            action="organisation.suspended",
-            actor=actor,
-            organisation_id=org.pk,
-            object_type="organisation",
-            object_id=org.pk,
-            data={"reason": reason},
-        )
+        _close_access(org, to=Status.SUSPENDED, reason=reason, actor=actor)
+        _audit_organisation("organisation.suspended", actor=actor, org=org, data={"reason": reason})
     return org
 
 
@@ -296,23 +313,12 @@ def organisation_reinstate(*, actor: User, organisation_id: int, reason: str) ->
         _record_status(org, to=Status.ACTIVE, reason=reason, actor=actor)
         org.status_reason = ""
         org.save()
-        audit_record(
-            action="organisation.reinstated",
-            actor=actor,
-            organisation_id=org.pk,
-            object_type="organisation",
-            object_id=org.pk,
-            data={"reason": reason},
-        )
+        _audit_organisation("organisation.reinstated", actor=actor, org=org, data={"reason": reason})
     return org
 
 
 def _terminate(org: Organisation, *, reason: str, actor: User) -> None:
-    domain.check_transition(Status(org.status), Status.TERMINATED)
-    _record_status(org, to=Status.TERMINATED, reason=reason, actor=actor)
-    org.access_epoch = F("access_epoch") + 1
-    org.save()
-    org.refresh_from_db()
+    _close_access(org, to=Status.TERMINATED, reason=reason, actor=actor)
     now = timezone.now()
     ApiToken.objects.filter(user__organisation=org, revoked_at__isnull=True).update(revoked_at=now)
     Agreement.objects.filter(organisation=org).update(terminated_at=now)
@@ -326,14 +332,7 @@ def organisation_terminate(*, actor: User, organisation_id: int, reason: str) ->
         if org.is_crisis_centre:
             raise RuleError(gettext_noop("The crisis centre cannot terminate itself."), field="organisation")
         _terminate(org, reason=reason, actor=actor)
-        audit_record(
-            action="organisation.terminated",
-            actor=actor,
-            organisation_id=org.pk,
-            object_type="organisation",
-            object_id=org.pk,
-            data={"reason": reason},
-        )
+        _audit_organisation("organisation.terminated", actor=actor, org=org, data={"reason": reason})
     return org
 
 
@@ -362,14 +361,7 @@ def _invitation_create(*, user: User, invited_by: User | None) -> Invitation:
         invited_by=invited_by,
         expires_at=timezone.now() + timedelta(hours=settings.TOCSIN_INVITATION_HOURS),
     )
-    audit_record(
-        action="user.invited",
-        actor=invited_by,
-        organisation_id=user.organisation_id,
-        object_type="user",
-        object_id=user.pk,
-        data={"email": user.email, "roles": user.roles},
-    )
+    _audit_user("user.invited", actor=invited_by, user=user, data={"email": user.email, "roles": user.roles})
     send_invitation_email.defer(invitation_id=invitation.pk)
     return invitation
 
@@ -431,13 +423,7 @@ def user_reset_access(*, actor: User, user_id: int) -> Invitation:
         user.locked_until = None
         user.save(update_fields=["password", "failed_logins", "locked_until"])
         TOTPDevice.objects.filter(user=user).delete()
-        audit_record(
-            action="user.access_reset",
-            actor=actor,
-            organisation_id=user.organisation_id,
-            object_type="user",
-            object_id=user.pk,
-        )
+        _audit_user("user.access_reset", actor=actor, user=user)
         return _invitation_create(user=user, invited_by=actor)
 
 
@@ -472,13 +458,7 @@ def invitation_accept(*, token: str, password: str, password_again: str) -> User
             raise NotFound(gettext_noop("This invitation link was already used."))
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit_record(
-            action="user.password_set",
-            actor=user,
-            organisation_id=user.organisation_id,
-            object_type="user",
-            object_id=user.pk,
-        )
+        _audit_user("user.password_set", actor=user, user=user)
     return user
 
 
@@ -492,14 +472,7 @@ def user_set_roles(*, actor: User, user_id: int, roles: list[str]) -> User:
             _check_not_last_admin(user)
         user.roles = roles
         user.save(update_fields=["roles"])
-        audit_record(
-            action="user.roles_changed",
-            actor=actor,
-            organisation_id=user.organisation_id,
-            object_type="user",
-            object_id=user.pk,
-            data={"before": before, "after": roles},
-        )
+        _audit_user("user.roles_changed", actor=actor, user=user, data={"before": before, "after": roles})
     return user
 
 
@@ -528,13 +501,7 @@ def user_deactivate(*, actor: User, user_id: int) -> User:
         user.save(update_fields=["is_active"])
         ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
         Invitation.objects.filter(user=user, used_at__isnull=True).update(expires_at=timezone.now())
-        audit_record(
-            action="user.deactivated",
-            actor=actor,
-            organisation_id=user.organisation_id,
-            object_type="user",
-            object_id=user.pk,
-        )
+        _audit_user("user.deactivated", actor=actor, user=user)
     return user
 
 
@@ -648,13 +615,7 @@ def totp_device_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        audit_record(
-            action="auth.second_factor_enrolled",
-            actor=user,
-            organisation_id=user.organisation_id,
-            object_type="user",
-            object_id=user.pk,
-        )
+        _audit_user("auth.second_factor_enrolled", actor=user, user=user)
     return device
 
 
