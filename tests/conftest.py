@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -102,3 +103,30 @@ def drain_mail_queue() -> None:
     assert not thread.is_alive(), "the worker did not finish"
     if errors:
         raise errors[0]
+
+
+def run_async(coro_factory, timeout: float = 120):
+    """Run a coroutine on a fresh event loop in its own thread (a browser test may own this thread's loop)."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro_factory())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the coroutine did not finish in time"
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("result")
+
+
+def database_url_for_tests() -> str:
+    """The test database as a URL, for processes and async connections of our own."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs page from local static files, not a CDN
     "tocsin.audit",
     "tocsin.organisations",
+    "tocsin.delivery",
     "tocsin.web",
 ]
 

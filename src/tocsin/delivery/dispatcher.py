@@ -1,0 +1,206 @@
+"""The dispatcher inside every `tocsin worker`: claims deliveries and hands them to gateways.
+
+Per gateway, each worker runs a few *runners*. A runner first takes one of the
+gateway's connection slots (a session-level advisory lock: it frees itself if
+the worker dies), so ``concurrency`` holds across all workers together; then it
+loops: take tokens from the gateway's bucket (``rate_per_s`` across all
+workers), claim that many rows, send, record. A NOTIFY on the outbox wakes idle
+runners at once; a reaper returns expired leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from tocsin.delivery import outbox
+from tocsin.delivery.channels.base import Channel, GatewayInfo, Outgoing, channel_for
+from tocsin.delivery.services import NOTIFY_CHANNEL
+
+logger = logging.getLogger("tocsin.delivery")
+_SLOT_LOCK_SPACE = 0x70C5  # first key of the two-key advisory lock: "a gateway slot"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        worker: str | None = None,
+        runners_per_gateway: int = 2,
+        lease_s: float = 60.0,
+        idle_s: float = 1.0,
+        gateway_ids: Iterable[int] | None = None,
+    ):
+        self.dsn = dsn
+        self.worker = worker or worker_name()
+        self.runners_per_gateway = runners_per_gateway
+        self.lease_s = lease_s
+        self.idle_s = idle_s
+        self.gateway_ids = set(gateway_ids) if gateway_ids else None
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.content: dict[int, dict[str, Any]] = {}
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, row_factory=tuple_row)
+
+    async def run(self) -> None:
+        conn = await self._connect()
+        cur = await conn.execute(
+            "SELECT id, name, kind, config, rate_per_s, concurrency FROM delivery_gateway WHERE enabled"
+        )
+        gateways = [GatewayInfo(*row) for row in await cur.fetchall()]
+        await conn.close()
+        if self.gateway_ids is not None:
+            gateways = [g for g in gateways if g.id in self.gateway_ids]
+        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._reaper())]
+        for gateway in gateways:
+            for _ in range(min(self.runners_per_gateway, gateway.concurrency)):
+                tasks.append(asyncio.create_task(self._runner(gateway)))
+        logger.info("dispatcher %s: %d gateways, %d runners", self.worker, len(gateways), len(tasks) - 2)
+        await self.stop.wait()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn = await self._connect()
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                async for _notice in conn.notifies():
+                    self.wake.set()
+            except psycopg.OperationalError as exc:
+                logger.warning("outbox LISTEN lost (%s); again in 2 s", exc)
+                await asyncio.sleep(2)
+
+    async def _reaper(self) -> None:
+        conn = await self._connect()
+        try:
+            while not self.stop.is_set():
+                with contextlib.suppress(psycopg.OperationalError):
+                    returned = await outbox.reap(conn)
+                    if returned:
+                        logger.warning("%d deliveries came back from expired leases", returned)
+                        self.wake.set()
+                await asyncio.sleep(min(5.0, self.lease_s / 2))
+        finally:
+            await conn.close()
+
+    async def _take_slot(self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo) -> int | None:
+        for slot in range(gateway.concurrency):
+            cur = await conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_LOCK_SPACE, gateway.id * 1000 + slot]
+            )
+            row = await cur.fetchone()
+            if row and row[0]:
+                return slot
+        return None
+
+    async def _set_health(self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo, channel: Channel) -> None:
+        with contextlib.suppress(psycopg.Error):
+            await conn.execute(
+                "UPDATE delivery_gateway SET health = %s, health_detail = %s, health_at = now() WHERE id = %s",
+                [channel.health.state, channel.health.detail[:500], gateway.id],
+            )
+
+    async def _runner(self, gateway: GatewayInfo) -> None:
+        backoff = 1.0
+        while not self.stop.is_set():
+            conn = await self._connect()
+            side = await self._connect()  # receipts and replies arrive while the pump uses conn
+            channel: Channel | None = None
+            try:
+                slot = await self._take_slot(conn, gateway)
+                if slot is None:
+                    await asyncio.sleep(5)  # all slots taken by other runners: stand by
+                    continue
+
+                channel = self._channel(gateway, side)
+                await channel.open()
+                await self._set_health(conn, gateway, channel)
+                backoff = 1.0
+                await self._pump(conn, gateway, channel)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                logger.warning("gateway %s: %s; again in %.0f s", gateway.name, exc, backoff)
+                if channel is not None:
+                    await self._set_health(conn, gateway, channel)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+            finally:
+                if channel is not None:
+                    with contextlib.suppress(ConnectionError, OSError, TimeoutError, psycopg.Error):
+                        await channel.close()
+                await side.close()
+                await conn.close()  # also frees the slot's advisory lock
+
+    @staticmethod
+    def _channel(gateway: GatewayInfo, side: psycopg.AsyncConnection[Any]) -> Channel:
+        """The gateway's channel, writing receipts and replies over the side connection."""
+
+        async def on_receipts(items: list[tuple[str, str, str]]) -> None:
+            await outbox.receipts(side, gateway_id=gateway.id, items=items)
+
+        async def on_inbound(sender: str, recipient: str, text: str) -> None:
+            await side.execute(
+                "INSERT INTO delivery_inboundmessage (gateway_id, sender, recipient, text, received_at)"
+                " VALUES (%s, %s, %s, %s, now())",
+                [gateway.id, sender, recipient, text],
+            )
+
+        return channel_for(gateway, on_receipts=on_receipts, on_inbound=on_inbound)
+
+    async def _pump(self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo, channel: Channel) -> None:
+        batch_size = channel.batch_size
+        while not self.stop.is_set():
+            tokens = await outbox.take_tokens(conn, gateway_id=gateway.id, want=batch_size)
+            if tokens == 0:
+                await asyncio.sleep(min(0.2, batch_size / max(gateway.rate_per_s, 1.0)))
+                continue
+            claimed = await outbox.claim(
+                conn, gateway_id=gateway.id, worker=self.worker, limit=tokens, lease_s=self.lease_s
+            )
+            if len(claimed) < tokens:
+                await outbox.give_back(conn, gateway_id=gateway.id, tokens=tokens - len(claimed))
+            if not claimed:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.idle_s)
+                continue
+            items = await self._outgoing(conn, claimed)
+            try:
+                results = await channel.send(items)
+            except ConnectionError as exc:
+                # Refused before anything went out: straight back to the queue, then reconnect.
+                failed = [outbox.Result(i.delivery_id, "retry", error=f"gateway: {exc}") for i in items]
+                await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=failed)
+                raise
+            await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=results)
+
+    async def _outgoing(self, conn: psycopg.AsyncConnection[Any], claimed: list[outbox.Claimed]) -> list[Outgoing]:
+        missing = {c.request_id for c in claimed} - self.content.keys()
+        if missing:
+            cur = await conn.execute("SELECT id, content FROM delivery_sendrequest WHERE id = ANY(%s)", [list(missing)])
+            for request_id, content in await cur.fetchall():
+                self.content[request_id] = content
+        out = []
+        for c in claimed:
+            content = self.content.get(c.request_id, {})
+            texts: dict[str, str] = content.get(c.language) or next(iter(content.values()), {})
+            out.append(Outgoing(c.id, c.recipient, c.language, texts, c.request_id, c.possible_duplicate))
+        return out

@@ -1,0 +1,83 @@
+"""Pure rules of the outbox: states, priorities, retries, recipient checks. No Django."""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum, StrEnum
+
+import phonenumbers
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+FINAL = frozenset({State.DELIVERED, State.FAILED, State.EXPIRED})
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Priority(IntEnum):
+    """Lower goes first: an emergency alert overtakes informational traffic, and
+    verification codes are never stuck behind a mass send (they are few and urgent)."""
+
+    VERIFICATION = 0
+    EMERGENCY = 1
+    ALERT = 2
+    INFORMATION = 3
+    BULK = 4
+
+
+MAX_ATTEMPTS = 6
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before the next try after a temporary error: 2, 4, 8 … capped at 5 minutes."""
+    return float(min(300, 2 ** max(1, attempt)))
+
+
+class RecipientError(ValueError):
+    pass
+
+
+# Belgian mobiles in E.164 (+32 45x-49x …): by far the most numbers in a send, checked without the
+# full metadata parse (50 µs each) — the tests check this shortcut agrees with it.
+_BE_MOBILE = re.compile(r"^\+324[5-9]\d{7}$")
+
+
+def normalise_phone(raw: str, default_region: str = "BE") -> str:
+    """E.164 (+32470123456) for a valid mobile or fixed number; RecipientError otherwise."""
+    if _BE_MOBILE.match(raw):
+        return raw
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise RecipientError(f"{raw!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise RecipientError(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def normalise_email(raw: str) -> str:
+    value = raw.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise RecipientError(f"{raw!r} is not an e-mail address")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalise(channel: Channel, raw: str) -> str:
+    return normalise_phone(raw) if channel is Channel.SMS else normalise_email(raw)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tocsin.delivery.domain import Channel, Priority, State
+
+STATE_CHOICES = [(s.value, s.value) for s in State]
+CHANNEL_CHOICES = [(Channel.SMS.value, _("SMS")), (Channel.EMAIL.value, _("E-mail"))]
+
+
+class Gateway(models.Model):
+    """A way out: an SMSC over SMPP, a Kannel box, or an SMTP relay.
+
+    ``organisation`` empty means platform-wide. ``rate_per_s`` and ``concurrency``
+    hold across all workers together (a token bucket in this row, and one
+    advisory lock per connection slot).
+    """
+
+    KINDS = [("smpp", "SMPP 3.4"), ("kannel", "Kannel HTTP"), ("smtp", "SMTP")]
+    HEALTH = [("unknown", _("Unknown")), ("ok", _("OK")), ("degraded", _("Degraded")), ("down", _("Down"))]
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=KINDS)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    organisation = models.ForeignKey(
+        "organisations.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="gateways"
+    )
+    config = models.JSONField(default=dict)
+    rate_per_s = models.FloatField(default=100.0)
+    concurrency = models.PositiveIntegerField(default=1)
+    enabled = models.BooleanField(default=True)
+    # Token bucket shared by all workers.
+    tokens = models.FloatField(default=0.0)
+    tokens_at = models.DateTimeField(default=timezone.now)
+    health = models.CharField(max_length=10, choices=HEALTH, default="unknown")
+    health_detail = models.TextField(blank=True)
+    health_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SendRequest(models.Model):
+    """One message to many recipients, with one priority. Texts and gateways are frozen here."""
+
+    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    purpose = models.CharField(max_length=32)  # alert, verification, notice, order …
+    priority = models.PositiveSmallIntegerField(default=Priority.INFORMATION)
+    # {"nl": {"subject": …, "text": …, "html": …}, "fr": …}
+    content = models.JSONField(default=dict)
+    gateways = models.JSONField(default=dict)  # channel → gateway id, frozen at creation
+    recipient_count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Delivery(models.Model):
+    """One recipient on one channel: the unit the workers claim, send and track."""
+
+    id = models.BigAutoField(primary_key=True)
+    request = models.ForeignKey(SendRequest, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    recipient = models.CharField(max_length=254)
+    language = models.CharField(max_length=2, default="nl")
+    priority = models.PositiveSmallIntegerField()
+    gateway = models.ForeignKey(Gateway, null=True, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=State.QUEUED.value)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    gateway_message_id = models.CharField(max_length=80, blank=True)
+    units = models.PositiveSmallIntegerField(default=0)  # billable: SMS parts, 0 for e-mail
+    error = models.TextField(blank=True)
+    # Set when a claim expired while the message may already have been with the gateway.
+    possible_duplicate = models.BooleanField(default=False)
+    queued_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    final_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The claim: queued rows of one gateway by priority then age (partial: finished rows cost nothing).
+            models.Index(
+                fields=["gateway", "priority", "next_attempt_at", "id"],
+                name="delivery_claim",
+                condition=models.Q(state="queued"),
+            ),
+            models.Index(fields=["lease_until"], name="delivery_lease", condition=models.Q(state="claimed")),
+            models.Index(
+                fields=["gateway", "gateway_message_id"],
+                name="delivery_receipt",
+                condition=~models.Q(gateway_message_id=""),
+            ),
+            models.Index(fields=["request", "state"], name="delivery_progress"),
+        ]
+
+
+class PendingReceipt(models.Model):
+    """A receipt that arrived before its delivery's message id was committed; applied when it is."""
+
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="+")
+    gateway_message_id = models.CharField(max_length=80)
+    outcome = models.CharField(max_length=10)
+    detail = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["gateway", "gateway_message_id"], name="pending_receipt")]
+
+
+class InboundMessage(models.Model):
+    """A mobile-originated SMS (a reply), kept for acknowledgements later."""
+
+    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="+")
+    sender = models.CharField(max_length=32)
+    recipient = models.CharField(max_length=32)
+    text = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now)

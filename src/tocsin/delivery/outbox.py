@@ -1,0 +1,194 @@
+"""The workers' side of the outbox, in plain SQL over an async psycopg connection.
+
+Claims use FOR UPDATE SKIP LOCKED so any number of workers on any number of
+machines share the rows; a claim is a lease, and a worker that dies loses its
+leases when they run out (the reaper puts the rows back, flagged as possible
+duplicates because the gateway may already have had them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from tocsin.delivery import domain
+
+_CLAIM = """
+WITH picked AS (
+    SELECT id FROM delivery_delivery
+    WHERE gateway_id = %(gateway)s AND state = 'queued' AND next_attempt_at <= now()
+    ORDER BY priority, next_attempt_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE delivery_delivery d
+SET state = 'claimed', claimed_by = %(worker)s, claimed_at = now(),
+    lease_until = now() + make_interval(secs => %(lease)s), attempts = d.attempts + 1
+FROM picked WHERE d.id = picked.id
+RETURNING d.id, d.request_id, d.recipient, d.language, d.attempts, d.possible_duplicate
+"""
+
+_REAP = """
+UPDATE delivery_delivery
+SET state = 'queued', claimed_by = '', lease_until = NULL, possible_duplicate = true,
+    error = 'lease expired: the worker stopped while this was in flight'
+WHERE state = 'claimed' AND lease_until < now()
+"""
+
+# One statement per batch: (id, state, message id, units, error, retry delay) rows joined in.
+_RESULTS = """
+UPDATE delivery_delivery d SET
+    state = CASE WHEN r.state = 'retry' THEN
+                CASE WHEN d.attempts >= %(max_attempts)s THEN 'failed' ELSE 'queued' END
+            ELSE r.state END,
+    gateway_message_id = COALESCE(NULLIF(r.message_id, ''), d.gateway_message_id),
+    units = r.units,
+    error = r.error,
+    possible_duplicate = d.possible_duplicate OR r.maybe_sent,
+    claimed_by = '', lease_until = NULL,
+    next_attempt_at = CASE WHEN r.state = 'retry' THEN now() + make_interval(secs => r.delay)
+                      ELSE d.next_attempt_at END,
+    submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE d.submitted_at END,
+    final_at = CASE WHEN r.state IN ('failed', 'delivered', 'expired')
+                    OR (r.state = 'retry' AND d.attempts >= %(max_attempts)s) THEN now() ELSE d.final_at END
+FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(states)s::text[]) AS state,
+             unnest(%(message_ids)s::text[]) AS message_id, unnest(%(units)s::int[]) AS units,
+             unnest(%(errors)s::text[]) AS error, unnest(%(delays)s::float8[]) AS delay,
+             unnest(%(maybe_sent)s::bool[]) AS maybe_sent) r
+WHERE d.id = r.id AND d.state = 'claimed' AND d.claimed_by = %(worker)s
+"""
+
+_APPLY_PENDING = """
+WITH matched AS (
+    DELETE FROM delivery_pendingreceipt p
+    USING delivery_delivery d
+    WHERE p.gateway_id = %(gateway)s AND d.gateway_id = p.gateway_id
+      AND d.gateway_message_id = p.gateway_message_id AND d.state = 'submitted'
+    RETURNING d.id, p.outcome, p.detail
+)
+UPDATE delivery_delivery d SET state = m.outcome, final_at = now(),
+    error = CASE WHEN m.outcome = 'delivered' THEN '' ELSE m.detail END
+FROM matched m WHERE d.id = m.id
+"""
+
+_RECEIPTS = """
+WITH r AS (
+    SELECT unnest(%(message_ids)s::text[]) AS message_id, unnest(%(outcomes)s::text[]) AS outcome,
+           unnest(%(details)s::text[]) AS detail
+), updated AS (
+    UPDATE delivery_delivery d SET state = r.outcome, final_at = now(),
+        error = CASE WHEN r.outcome = 'delivered' THEN '' ELSE r.detail END
+    FROM r
+    WHERE d.gateway_id = %(gateway)s AND d.gateway_message_id = r.message_id AND d.state = 'submitted'
+    RETURNING d.gateway_message_id
+)
+INSERT INTO delivery_pendingreceipt (gateway_id, gateway_message_id, outcome, detail, received_at)
+SELECT %(gateway)s, r.message_id, r.outcome, r.detail, now() FROM r
+WHERE r.message_id NOT IN (SELECT gateway_message_id FROM updated)
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    request_id: int
+    recipient: str
+    language: str
+    attempts: int
+    possible_duplicate: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a channel reports for one delivery."""
+
+    delivery_id: int
+    state: str  # submitted | retry | failed | delivered (gateways that confirm at once, e.g. SMTP)
+    message_id: str = ""
+    units: int = 0
+    error: str = ""
+    maybe_sent: bool = False  # the gateway may have it although it did not answer (connection lost)
+
+
+async def claim(
+    conn: psycopg.AsyncConnection, *, gateway_id: int, worker: str, limit: int, lease_s: float
+) -> list[Claimed]:
+    async with conn.transaction():
+        cur = await conn.execute(_CLAIM, {"gateway": gateway_id, "limit": limit, "worker": worker, "lease": lease_s})
+        rows = await cur.fetchall()
+    return [Claimed(*row) for row in rows]
+
+
+async def record(conn: psycopg.AsyncConnection, *, worker: str, gateway_id: int, results: list[Result]) -> None:
+    if not results:
+        return
+    params = {
+        "ids": [r.delivery_id for r in results],
+        "states": [r.state for r in results],
+        "message_ids": [r.message_id for r in results],
+        "units": [r.units for r in results],
+        "errors": [r.error[:500] for r in results],
+        "delays": [domain.retry_delay(1) for _ in results],
+        "maybe_sent": [r.maybe_sent for r in results],
+        "worker": worker,
+        "max_attempts": domain.MAX_ATTEMPTS,
+        "gateway": gateway_id,
+    }
+    async with conn.transaction():
+        await conn.execute(_RESULTS, params)
+        if any(r.state == "submitted" for r in results):
+            await conn.execute(_APPLY_PENDING, params)
+
+
+async def receipts(conn: psycopg.AsyncConnection, *, gateway_id: int, items: list[tuple[str, str, str]]) -> None:
+    """(message id, outcome, detail) from the gateway; early ones wait in pendingreceipt."""
+    if not items:
+        return
+    async with conn.transaction():
+        await conn.execute(
+            _RECEIPTS,
+            {
+                "gateway": gateway_id,
+                "message_ids": [i[0] for i in items],
+                "outcomes": [i[1] for i in items],
+                "details": [i[2][:200] for i in items],
+            },
+        )
+
+
+async def reap(conn: psycopg.AsyncConnection) -> int:
+    async with conn.transaction():
+        cur = await conn.execute(_REAP)
+    return cur.rowcount
+
+
+async def take_tokens(conn: psycopg.AsyncConnection, *, gateway_id: int, want: int) -> int:
+    """Up to ``want`` sends allowed now by the gateway's rate, shared by every worker (a token bucket
+    in the gateway's row, holding at most one second of traffic)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT rate_per_s, tokens, EXTRACT(EPOCH FROM clock_timestamp() - tokens_at)::float8"
+            " FROM delivery_gateway WHERE id = %s FOR UPDATE",
+            [gateway_id],
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return 0
+        rate, tokens, elapsed = float(row[0]), float(row[1]), max(0.0, float(row[2]))
+        available = min(max(rate, 1.0), tokens + rate * elapsed)
+        granted = max(0, min(want, int(available)))
+        await conn.execute(
+            "UPDATE delivery_gateway SET tokens = %s, tokens_at = clock_timestamp() WHERE id = %s",
+            [available - granted, gateway_id],
+        )
+    return granted
+
+
+async def give_back(conn: psycopg.AsyncConnection, *, gateway_id: int, tokens: int) -> None:
+    """Return tokens a runner took but found no work for."""
+    if tokens > 0:
+        await conn.execute(
+            "UPDATE delivery_gateway SET tokens = LEAST(GREATEST(rate_per_s, 1), tokens + %s) WHERE id = %s",
+            [tokens, gateway_id],
+        )

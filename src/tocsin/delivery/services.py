@@ -1,0 +1,152 @@
+"""Writing to the outbox: a send request becomes one delivery row per recipient and channel.
+
+Rows are written with COPY in the caller's transaction, so an alert counts as
+launched only when every delivery is committed with it (invariant 1), and a
+NOTIFY wakes the workers when that transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tocsin.delivery import domain
+from tocsin.delivery.domain import Channel, Priority, RecipientError
+from tocsin.delivery.models import Gateway, SendRequest
+from tocsin.organisations.domain import RuleError, gettext_noop
+
+NOTIFY_CHANNEL = "tocsin_outbox"
+MAX_LISTED_ERRORS = 20
+
+_COPY_COLUMNS = (
+    "request_id",
+    "channel",
+    "recipient",
+    "language",
+    "priority",
+    "gateway_id",
+    "idempotency_key",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "claimed_by",
+    "gateway_message_id",
+    "units",
+    "error",
+    "possible_duplicate",
+    "queued_at",
+)
+
+
+def gateway_for(*, organisation_id: int, channel: Channel) -> Gateway:
+    """The organisation's own enabled gateway for the channel, else the platform's."""
+    gateway = (
+        Gateway.objects.filter(channel=channel.value, enabled=True)
+        .filter(Q(organisation_id=organisation_id) | Q(organisation__isnull=True))
+        .order_by("organisation_id", "id")  # NULLs last in PostgreSQL: the organisation's own wins
+        .first()
+    )
+    if gateway is None:
+        raise RuleError(
+            gettext_noop("No gateway is configured for %(channel)s."), field="channel", params={"channel": channel}
+        )
+    return gateway
+
+
+def _checked(channel: Channel, recipients: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Normalised, de-duplicated (recipient, language) pairs; names every bad entry, writes nothing."""
+    seen: dict[str, str] = {}
+    errors: list[str] = []
+    bad = 0
+    for index, (raw, language) in enumerate(recipients):
+        try:
+            value = domain.normalise(channel, raw)
+        except RecipientError as exc:
+            bad += 1
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(f"#{index + 1}: {exc}")
+            continue
+        seen.setdefault(value, language)
+    if bad:
+        more = f" (and {bad - len(errors)} more)" if bad > len(errors) else ""
+        raise RuleError(
+            gettext_noop("%(count)s recipients are not valid for %(channel)s: %(list)s%(more)s"),
+            field="recipients",
+            params={"count": bad, "channel": channel.value, "list": "; ".join(errors), "more": more},
+        )
+    return list(seen.items())
+
+
+def send_request_create(
+    *,
+    organisation_id: int,
+    created_by_id: int | None,
+    purpose: str,
+    priority: Priority,
+    content: Mapping[str, Mapping[str, str]],
+    recipients: Mapping[Channel, Sequence[tuple[str, str]]],
+    expires_at: datetime | None = None,
+) -> SendRequest:
+    """Queue a message for many recipients; everything or nothing is written.
+
+    ``recipients`` maps a channel to (address, language) pairs; ``content``
+    maps a language to its texts (``text`` for SMS, ``subject``/``text``/``html``
+    for e-mail). Bad addresses refuse the whole request, naming them.
+    """
+    if not content:
+        raise RuleError(gettext_noop("The message has no text."), field="content")
+    checked = {channel: _checked(channel, entries) for channel, entries in recipients.items() if entries}
+    if not checked:
+        raise RuleError(gettext_noop("Choose at least one recipient."), field="recipients")
+    gateways = {channel: gateway_for(organisation_id=organisation_id, channel=channel) for channel in checked}
+    with transaction.atomic():
+        request = SendRequest.objects.create(
+            organisation_id=organisation_id,
+            created_by_id=created_by_id,
+            purpose=purpose,
+            priority=int(priority),
+            content=dict(content),
+            gateways={c.value: g.pk for c, g in gateways.items()},
+            recipient_count=sum(len(v) for v in checked.values()),
+            expires_at=expires_at,
+        )
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            copy_sql = f"COPY delivery_delivery ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for channel, entries in checked.items():
+                    gateway_id = gateways[channel].pk
+                    prefix = f"{request.pk}:{channel.value}:"
+                    for recipient, language in entries:
+                        copy.write_row(
+                            (request.pk, channel.value, recipient, language, int(priority), gateway_id,
+                             prefix + recipient, "queued", 0, now, "", "", 0, "", False, now)
+                        )  # fmt: skip
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(request.pk)])
+    return request
+
+
+def progress(*, request_id: int) -> dict[str, dict[str, int]]:
+    """Counts per channel and state for one send request."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT channel, state, count(*) FROM delivery_delivery WHERE request_id = %s GROUP BY 1, 2",
+            [request_id],
+        )
+        rows = cursor.fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for channel, state, count in rows:
+        out.setdefault(channel, {s.value: 0 for s in domain.State})[state] = count
+    return out
+
+
+def gateway_configure(**fields: Any) -> Gateway:
+    """Create or update a gateway by name (CLI, YAML import, tests)."""
+    name = fields.pop("name")
+    gateway, _ = Gateway.objects.update_or_create(name=name, defaults=fields)
+    return gateway
