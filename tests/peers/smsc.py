@@ -28,6 +28,7 @@ class Behaviour:
     drop_after: int = 0  # close the connection after this many submit_sm (once)
     receipts: bool = True
     receipt_delay_s: float = 0.0
+    reply: str = ""  # when set, every handset answers with this text (a mobile-originated deliver_sm)
 
 
 @dataclass
@@ -117,6 +118,10 @@ class Smsc:
                         if b.receipt_delay_s:
                             await asyncio.sleep(b.receipt_delay_s)
                         await send(receipt)
+                    if b.reply:
+                        mo = {"source_addr": destination, "destination_addr": pdu.get("source_addr", ""),
+                              "short_message": gsm.encode(b.reply, gsm.Coding.GSM7)}  # fmt: skip
+                        await send(Pdu(Command.DELIVER_SM, next(seq), params=mo))
                 elif pdu.command is Command.DELIVER_SM_RESP or pdu.command is Command.ENQUIRE_LINK_RESP:
                     pass
                 else:

@@ -18,7 +18,11 @@ logger = logging.getLogger("tocsin.delivery.smpp")
 
 
 class SmppError(ConnectionError):
-    pass
+    """The connection failed; a request may have reached the SMSC."""
+
+
+class SmppNotSent(SmppError):
+    """The connection was already gone: the request never left."""
 
 
 @register
@@ -62,7 +66,7 @@ class SmppChannel(Channel):
 
     def _write(self, pdu: Pdu) -> None:
         if self.closed.is_set():
-            raise SmppError("the SMPP connection is closed")
+            raise SmppNotSent("the SMPP connection is closed")
         self.writer.write(smpp.encode(pdu))
 
     async def _request(self, command: Command, params: dict | None = None, tlvs: dict | None = None) -> Pdu:
@@ -189,8 +193,11 @@ class SmppChannel(Channel):
                 params["short_message"] = part
             try:
                 response = await self._submit_part(params, {})
+            except SmppNotSent as exc:
+                return Result(item.delivery_id, "retry", error=f"{exc} (part {seq})", maybe_sent=seq > 1)
             except SmppError as exc:
-                return Result(item.delivery_id, "retry", units=seq - 1, error=f"{exc} (part {seq})", maybe_sent=True)
+                # Written, then no answer: the SMSC may have it. Flagged, so a resend is visible.
+                return Result(item.delivery_id, "retry", error=f"{exc} (part {seq})", maybe_sent=True)
             if response.status != Status.ROK:
                 state = "retry" if response.status in smpp.TEMPORARY else "failed"
                 name = Status(response.status).name if response.status in Status._value2member_map_ else ""
@@ -201,7 +208,7 @@ class SmppChannel(Channel):
 
     async def send(self, batch: list[Outgoing]) -> list[Result]:
         if self.closed.is_set():
-            raise SmppError("not bound")
+            raise SmppNotSent("not bound")
         return list(await asyncio.gather(*(self._send_one(item) for item in batch)))
 
     async def _drop(self) -> None:
