@@ -54,9 +54,9 @@ def _secret_key() -> str:
     if not path.exists():
         import secrets
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        from tocsin.runtime.pg import write_private
+
+        write_private(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
@@ -182,6 +182,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("TOCSIN_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind a TLS-terminating proxy in production: HSTS, and trust its X-Forwarded-Proto when told to.
+SECURE_HSTS_SECONDS = env_int("TOCSIN_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+if env_bool("TOCSIN_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

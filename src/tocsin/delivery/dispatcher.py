@@ -92,13 +92,18 @@ class Dispatcher:
     async def _reaper(self) -> None:
         conn = await self._connect()
         try:
+            ticks = 0
+            every = max(1, int(min(5.0, self.lease_s / 2)))
             while not self.stop.is_set():
                 with contextlib.suppress(psycopg.OperationalError):
-                    returned = await outbox.reap(conn)
-                    if returned:
-                        logger.warning("%d deliveries came back from expired leases", returned)
-                        self.wake.set()
-                await asyncio.sleep(min(5.0, self.lease_s / 2))
+                    await outbox.apply_pending_receipts(conn)
+                    if ticks % every == 0:
+                        returned = await outbox.reap(conn)
+                        if returned:
+                            logger.warning("%d deliveries came back from expired leases", returned)
+                            self.wake.set()
+                ticks += 1
+                await asyncio.sleep(1.0)
         finally:
             await conn.close()
 

@@ -63,7 +63,7 @@ _APPLY_PENDING = """
 WITH matched AS (
     DELETE FROM delivery_pendingreceipt p
     USING delivery_delivery d
-    WHERE p.gateway_id = %(gateway)s AND d.gateway_id = p.gateway_id
+    WHERE (%(gateway)s::bigint IS NULL OR p.gateway_id = %(gateway)s) AND d.gateway_id = p.gateway_id
       AND d.gateway_message_id = p.gateway_message_id AND d.state = 'submitted'
     RETURNING d.id, p.outcome, p.detail
 )
@@ -192,3 +192,14 @@ async def give_back(conn: psycopg.AsyncConnection, *, gateway_id: int, tokens: i
             "UPDATE delivery_gateway SET tokens = LEAST(GREATEST(rate_per_s, 1), tokens + %s) WHERE id = %s",
             [tokens, gateway_id],
         )
+
+
+async def apply_pending_receipts(conn: psycopg.AsyncConnection) -> None:
+    """Receipts that raced ahead of their delivery's commit: matched now, for every gateway.
+
+    A receipt can arrive on one connection while the submit result is still being committed on
+    another; this sweep (run by the reaper every second) makes sure none is left behind.
+    """
+    async with conn.transaction():
+        await conn.execute(_APPLY_PENDING, {"gateway": None})
+        await conn.execute("DELETE FROM delivery_pendingreceipt WHERE received_at < now() - interval '2 days'")

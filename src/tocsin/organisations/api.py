@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
+from pydantic import AfterValidator
 
 from tocsin.organisations import selectors, services
 from tocsin.organisations.models import User
 
 router = Router()
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; say so on the field instead of failing at the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 def _actor(request: HttpRequest) -> User:
@@ -59,38 +70,38 @@ class MeOut(Schema):
 
 
 class InviteIn(Schema):
-    email: str = Field(max_length=254)
-    full_name: str = Field(min_length=1, max_length=200)
-    roles: list[str]
+    email: Text = Field(max_length=254)
+    full_name: Text = Field(min_length=1, max_length=200)
+    roles: list[Text]
 
 
 class RolesIn(Schema):
-    roles: list[str]
+    roles: list[Text]
 
 
 class OrganisationIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    kind: str
-    admin_email: str = Field(max_length=254)
-    admin_name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text
+    admin_email: Text = Field(max_length=254)
+    admin_name: Text = Field(min_length=1, max_length=200)
     bin_option: bool = False
-    contact_email: str = Field(default="", max_length=254)
+    contact_email: Text = Field(default="", max_length=254)
 
 
 class ActivationIn(Schema):
-    nis_code: str = Field(default="", max_length=5)
-    sms_sender: str = Field(default="", max_length=11)
-    languages: list[str] = Field(default_factory=list)
-    recognition_reference: str = Field(default="", max_length=100)
+    nis_code: Text = Field(default="", max_length=5)
+    sms_sender: Text = Field(default="", max_length=11)
+    languages: list[Text] = Field(default_factory=list)
+    recognition_reference: Text = Field(default="", max_length=100)
 
 
 class ReasonIn(Schema):
-    reason: str = Field(max_length=2000)
+    reason: Text = Field(max_length=2000)
 
 
 class PublishIn(Schema):
-    title: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=100_000)
+    title: Text = Field(min_length=1, max_length=200)
+    text: Text = Field(min_length=1, max_length=100_000)
 
 
 class ConditionsOut(Schema):

@@ -211,6 +211,23 @@ def check_activation(
             field="recognition_reference",
             rule="KB-3",
         )
+    langs = list(languages)
+    if any(lang not in LANGS for lang in langs):
+        raise RuleError(
+            gettext_noop("Choose the alert languages among nl, fr, de and en."),
+            field="languages",
+            rule="BA-8-ACTIVATION",
+        )
+    if nis_code and not _NIS.match(nis_code):
+        raise RuleError(
+            gettext_noop("A municipality needs its 5-digit NIS code."), field="nis_code", rule="BA-8-ACTIVATION"
+        )
+    if sms_sender and not _SENDER.match(sms_sender):
+        raise RuleError(
+            gettext_noop("The SMS sender name is 1 to 11 letters, digits, spaces, dots or hyphens."),
+            field="sms_sender",
+            rule="BA-8-ACTIVATION",
+        )
     if kind is Kind.MUNICIPALITY and not _NIS.match(nis_code):
         raise RuleError(
             gettext_noop("A municipality needs its 5-digit NIS code."), field="nis_code", rule="BA-8-ACTIVATION"
@@ -222,8 +239,7 @@ def check_activation(
                 field="sms_sender",
                 rule="BA-8-ACTIVATION",
             )
-        langs = list(languages)
-        if not langs or any(lang not in LANGS for lang in langs):
+        if not langs:
             raise RuleError(
                 gettext_noop("Choose the alert languages among nl, fr, de and en."),
                 field="languages",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -98,7 +99,17 @@ def _require_crisis_admin(actor: User) -> None:
 
 
 def _member(actor: User, user_id: int) -> User:
-    """A member of the actor's own organisation, locked for update (tenant isolation)."""
+    """A member of the actor's own organisation, locked for update (tenant isolation).
+
+    The organisation's admins are locked first, always in the same order, so two admins
+    changing each other at once wait for each other instead of deadlocking.
+    """
+    list(
+        User.objects.select_for_update()
+        .filter(organisation_id=actor.organisation_id, roles__contains=[Role.ADMIN.value])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     try:
         return User.objects.select_for_update().get(pk=user_id, organisation_id=actor.organisation_id)
     except User.DoesNotExist:
@@ -339,6 +350,9 @@ def organisation_terminate(*, actor: User, organisation_id: int, reason: str) ->
 # --- people ------------------------------------------------------------------
 
 
+_TOKEN_SHAPE = re.compile(r"[0-9]{1,18}\.[0-9a-f]{40}")
+
+
 def _invitation_token(invitation: Invitation, nonce: str) -> str:
     mac = hmac.new(settings.SECRET_KEY.encode(), f"invite:{invitation.pk}:{nonce}".encode(), hashlib.sha256)
     return f"{invitation.pk}.{mac.hexdigest()[:40]}"
@@ -423,16 +437,16 @@ def user_reset_access(*, actor: User, user_id: int) -> Invitation:
         user.locked_until = None
         user.save(update_fields=["password", "failed_logins", "locked_until"])
         TOTPDevice.objects.filter(user=user).delete()
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
         _audit_user("user.access_reset", actor=actor, user=user)
         return _invitation_create(user=user, invited_by=actor)
 
 
 def invitation_lookup(token: str) -> Invitation:
     """The open invitation behind a token, or NotFound (same answer for every failure)."""
-    pk, _, _mac = (token or "").partition(".")
-    if not pk.isdigit():
+    if not _TOKEN_SHAPE.fullmatch(token or ""):
         raise NotFound(gettext_noop("This invitation link is not valid."))
-    invitation = Invitation.objects.select_related("user", "organisation").filter(pk=int(pk)).first()
+    invitation = Invitation.objects.select_related("user", "organisation").filter(pk=int(token.split(".")[0])).first()
     if invitation is None or not hmac.compare_digest(_invitation_token(invitation, invitation.nonce), token):
         raise NotFound(gettext_noop("This invitation link is not valid."))
     if invitation.used_at is not None or invitation.expires_at <= timezone.now() or not invitation.user.is_active:
@@ -472,6 +486,9 @@ def user_set_roles(*, actor: User, user_id: int, roles: list[str]) -> User:
             _check_not_last_admin(user)
         user.roles = roles
         user.save(update_fields=["roles"])
+        if domain.requires_2fa(roles) and not domain.requires_2fa(before):
+            # Tokens made by someone who needed no second factor must not carry the new rights.
+            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
         _audit_user("user.roles_changed", actor=actor, user=user, data={"before": before, "after": roles})
     return user
 
@@ -481,6 +498,7 @@ def _check_not_last_admin(user: User) -> None:
     admins = list(
         User.objects.select_for_update()
         .filter(organisation_id=user.organisation_id, is_active=True, roles__contains=[Role.ADMIN.value])
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     others = [pk for pk in admins if pk != user.pk]
@@ -512,13 +530,6 @@ class SignInRefused(Explained):
     pass
 
 
-def _locked(until: Any) -> SignInRefused:
-    return SignInRefused(
-        gettext_noop("Too many failed attempts: this account is locked until %(time)s. Try again then."),
-        {"time": timezone.localtime(until).strftime("%H:%M")},
-    )
-
-
 def _count_failure(*, user: User, why: str, ip: str | None) -> Any:
     """One more failed attempt, counted atomically; returns the lock end when it locks (BA-7.4).
 
@@ -548,23 +559,37 @@ def _count_failure(*, user: User, why: str, ip: str | None) -> Any:
 def sign_in_check(*, email: str, password: str, ip: str | None) -> User:
     """Check a password with throttling and lock-out; audits every outcome."""
     email = (email or "").strip().lower()
+    # One answer for every refusal (unknown address, wrong password, locked, deactivated): nothing
+    # tells an outsider which addresses have an account.
+    refused = SignInRefused(
+        gettext_noop(
+            "The e-mail address or the password is wrong. After %(max)s failed attempts an account is "
+            "locked for %(minutes)s minutes."
+        ),
+        {"max": settings.TOCSIN_LOGIN_MAX_FAILURES, "minutes": settings.TOCSIN_LOGIN_LOCK_SECONDS // 60},
+    )
     user = User.objects.select_related("organisation").filter(email__iexact=email).first()
-    generic = gettext_noop("The e-mail address or the password is wrong.")
     if user is None:
         User().set_password(password)  # same work as a real check: no timing oracle
         with transaction.atomic():
             audit_record(action="auth.sign_in_failed", data={"email": email[:254], "why": "unknown"}, ip=ip)
-        raise SignInRefused(generic)
-    if user.locked_until and user.locked_until > timezone.now():
-        with transaction.atomic():
+        raise refused
+    with transaction.atomic():
+        # The row stays locked through the check: parallel guesses queue up behind each other and
+        # each one sees the count (and the lock) the one before it left.
+        row = User.objects.select_for_update().get(pk=user.pk)
+        password_ok = row.check_password(password)  # always, so a deactivated account answers as slowly
+        locked = bool(row.locked_until and row.locked_until > timezone.now())
+        if locked:
             audit_record(
                 action="auth.sign_in_failed", actor=user, organisation_id=user.organisation_id,
                 data={"why": "locked"}, ip=ip,
             )  # fmt: skip
-        raise _locked(user.locked_until)
-    if not user.is_active or not user.check_password(password):
-        locked_until = _count_failure(user=user, why="password" if user.is_active else "inactive", ip=ip)
-        raise _locked(locked_until) if locked_until else SignInRefused(generic)
+        elif not row.is_active or not password_ok:
+            _count_failure(user=user, why="password" if row.is_active else "inactive", ip=ip)
+    # Raised only after the commit: the failure count and the audit entry must stay.
+    if locked or not row.is_active or not password_ok:
+        raise refused
     return user
 
 
@@ -686,6 +711,11 @@ def api_token_authenticate(raw: str) -> User | None:
     )
     if token is None:
         return None
+    if token.user.needs_2fa and not TOTPDevice.objects.filter(user=token.user, confirmed=True).exists():
+        raise AccessDenied(
+            gettext_noop("Your roles need two-factor sign-in: set it up in the portal before using API tokens."),
+            rule="BA-7.4",
+        )
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -30,6 +30,15 @@ class EmbeddedPostgresError(RuntimeError):
     pass
 
 
+def write_private(path: Path, text: str) -> None:
+    """Create a file readable by its owner only, from the first byte (no window before a chmod)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
 def var_dir() -> Path:
     return Path(os.environ.get("TOCSIN_VAR_DIR", Path.cwd() / "var")).resolve()
 
@@ -154,8 +163,7 @@ def initialise() -> None:
     _chown(lay.socket_dir)
     password = secrets.token_urlsafe(24)
     pwfile = lay.root / ".initpw"
-    pwfile.write_text(password + "\n")
-    pwfile.chmod(0o600)
+    write_private(pwfile, password + "\n")
     _chown(pwfile)
     try:
         result = _pg(
@@ -173,8 +181,7 @@ def initialise() -> None:
         pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
         raise EmbeddedPostgresError(f"initdb failed:\n{result.stderr}")
-    lay.password_file.write_text(password)
-    lay.password_file.chmod(0o600)
+    write_private(lay.password_file, password)
     lay.port_file.write_text(str(_free_port()))
 
 
@@ -212,7 +219,10 @@ def start() -> bool:
     if not _port_free(port()):
         lay.port_file.write_text(str(_free_port()))
     options = f"-c listen_addresses=127.0.0.1 -p {port()} -k {lay.socket_dir} -c max_connections=200"
-    lay.log.touch()
+    if not lay.log.exists():
+        # Failing statements are logged with their values: nobody but the server reads this file.
+        write_private(lay.log, "")
+    lay.log.chmod(0o600)
     _chown(lay.log)
     result = _pg(
         "pg_ctl", "start", "-w", "-t", "60", "-D", str(lay.data), "-l", str(lay.log),

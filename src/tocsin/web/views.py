@@ -129,8 +129,10 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
 def sign_in_enrol(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app (TOTP); mandatory for anyone who can alert or see personal data."""
     user: User = request.user  # type: ignore[assignment]
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not user.is_verified():  # type: ignore[attr-defined]
-        return redirect("web:login_verify")
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        # Replacing an authenticator goes through an administrator's reset, never through a
+        # session alone: a stolen session must not turn into lasting access.
+        return redirect("web:dashboard" if user.is_verified() else "web:login_verify")  # type: ignore[attr-defined]
     device_id = request.session.get("enrol_device_id")
     device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first() if device_id else None
     if device is None:
