@@ -47,15 +47,16 @@ UPDATE delivery_delivery d SET
     error = r.error,
     possible_duplicate = d.possible_duplicate OR r.maybe_sent,
     claimed_by = '', lease_until = NULL,
-    next_attempt_at = CASE WHEN r.state = 'retry' THEN now() + make_interval(secs => r.delay)
+    -- back-off as domain.retry_delay: 2, 4, 8 … seconds, at most 5 minutes
+    next_attempt_at = CASE WHEN r.state = 'retry'
+                      THEN now() + make_interval(secs => LEAST(300, power(2, GREATEST(1, d.attempts))))
                       ELSE d.next_attempt_at END,
     submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE d.submitted_at END,
     final_at = CASE WHEN r.state IN ('failed', 'delivered', 'expired')
                     OR (r.state = 'retry' AND d.attempts >= %(max_attempts)s) THEN now() ELSE d.final_at END
 FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(states)s::text[]) AS state,
              unnest(%(message_ids)s::text[]) AS message_id, unnest(%(units)s::int[]) AS units,
-             unnest(%(errors)s::text[]) AS error, unnest(%(delays)s::float8[]) AS delay,
-             unnest(%(maybe_sent)s::bool[]) AS maybe_sent) r
+             unnest(%(errors)s::text[]) AS error, unnest(%(maybe_sent)s::bool[]) AS maybe_sent) r
 WHERE d.id = r.id AND d.state = 'claimed' AND d.claimed_by = %(worker)s
 """
 
@@ -129,7 +130,6 @@ async def record(conn: psycopg.AsyncConnection, *, worker: str, gateway_id: int,
         "message_ids": [r.message_id for r in results],
         "units": [r.units for r in results],
         "errors": [r.error[:500] for r in results],
-        "delays": [domain.retry_delay(1) for _ in results],
         "maybe_sent": [r.maybe_sent for r in results],
         "worker": worker,
         "max_attempts": domain.MAX_ATTEMPTS,

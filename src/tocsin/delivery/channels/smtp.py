@@ -62,11 +62,11 @@ class SmtpChannel(Channel):
         msg["Message-ID"] = make_msgid(
             idstring=f"d{item.delivery_id}", domain=cfg.get("msgid_domain", "tocsin.invalid")
         )
-        msg["Content-Language"] = item.language
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(item.content.get("text", ""))
         if item.content.get("html"):
             msg.add_alternative(item.content["html"], subtype="html")
+        msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
         return msg
 
     async def _send_one(self, index: int, item: Outgoing) -> Result:
