@@ -42,10 +42,14 @@ class SmppChannel(Channel):
         self.sequence = itertools.count(1)
         self.pending: dict[int, asyncio.Future[Pdu]] = {}
         self.window = asyncio.Semaphore(int(cfg.get("window", 50)))
-        self.receipt_buffer: list[tuple[str, str, str]] = []
+        # (sequence to acknowledge, receipt): a receipt is acknowledged only once it is stored,
+        # so one lost with a dying worker comes again from the SMSC.
+        self.receipt_buffer: list[tuple[int, tuple[str, str, str] | None]] = []
         self.throttled_until = 0.0
         self.closed = asyncio.Event()
-        self.tasks = [asyncio.create_task(self._read_loop(), name="smpp-read")]
+        self.read_task: asyncio.Task[None] = asyncio.create_task(self._read_loop(), name="smpp-read")
+        self.enquire_task: asyncio.Task[None] | None = None
+        self.flush_task: asyncio.Task[None] | None = None
         response = await self._request(
             Command.BIND_TRANSCEIVER,
             {
@@ -58,8 +62,8 @@ class SmppChannel(Channel):
             await self._drop()
             self.health.state, self.health.detail = "down", f"bind refused: status 0x{response.status:02x}"
             raise SmppError(self.health.detail)
-        self.tasks.append(asyncio.create_task(self._enquire_loop(), name="smpp-enquire"))
-        self.tasks.append(asyncio.create_task(self._flush_receipts(), name="smpp-receipts"))
+        self.enquire_task = asyncio.create_task(self._enquire_loop(), name="smpp-enquire")
+        self.flush_task = asyncio.create_task(self._flush_receipts(), name="smpp-receipts")
         self.health.state, self.health.detail = "ok", f"bound to {response.get('system_id', '')}"
 
     # --- wire ---------------------------------------------------------------
@@ -109,15 +113,14 @@ class SmppChannel(Channel):
             return
         if pdu.command is Command.DELIVER_SM:
             receipt = smpp.receipt_from(pdu)
-            self._write(Pdu(Command.DELIVER_SM_RESP, pdu.sequence))
             if receipt is not None:
-                if receipt.outcome:
-                    self.receipt_buffer.append(
-                        (receipt.message_id, receipt.outcome, f"{receipt.stat} err:{receipt.err}")
-                    )
+                outcome = receipt.outcome  # None for intermediate states: acknowledged, nothing stored
+                item = (receipt.message_id, outcome, f"{receipt.stat} err:{receipt.err}") if outcome else None
+                self.receipt_buffer.append((pdu.sequence, item))
             else:
                 text = gsm.decode(bytes(pdu.get("short_message", b"")), int(pdu.get("data_coding", 0)))
                 await self.on_inbound(pdu.get("source_addr", ""), pdu.get("destination_addr", ""), text)
+                self._write(Pdu(Command.DELIVER_SM_RESP, pdu.sequence))
         elif pdu.command is Command.ENQUIRE_LINK:
             self._write(Pdu(Command.ENQUIRE_LINK_RESP, pdu.sequence))
         elif pdu.command is Command.UNBIND:
@@ -139,12 +142,21 @@ class SmppChannel(Channel):
 
     async def _flush_receipts(self) -> None:
         while True:
-            await asyncio.sleep(0.2)
-            if self.receipt_buffer:
-                items, self.receipt_buffer = self.receipt_buffer, []
-                await self.on_receipts(items)
-            if self.closed.is_set():
+            closing = self.closed.is_set()
+            await self._store_receipts()
+            if closing:
                 return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closed.wait(), 0.2)
+
+    async def _store_receipts(self) -> None:
+        if not self.receipt_buffer:
+            return
+        batch, self.receipt_buffer = self.receipt_buffer, []
+        await self.on_receipts([item for _seq, item in batch if item is not None])
+        for seq, _item in batch:
+            with contextlib.suppress(SmppError, OSError, RuntimeError):
+                self._write(Pdu(Command.DELIVER_SM_RESP, seq))
 
     # --- sending --------------------------------------------------------------
 
@@ -221,11 +233,11 @@ class SmppChannel(Channel):
             with contextlib.suppress(SmppError, OSError):
                 await asyncio.wait_for(self._request(Command.UNBIND), 2)
         await self._drop()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, SmppError):
-                await task
-        if self.receipt_buffer:
-            items, self.receipt_buffer = self.receipt_buffer, []
-            await self.on_receipts(items)
+        for task in (self.read_task, self.enquire_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, SmppError):
+                    await task
+        if self.flush_task is not None:
+            await self.flush_task  # stores what was read before the end; it returns once closed
+        await self._store_receipts()
