@@ -50,7 +50,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _use_database()
     from tocsin.runtime.worker import run_worker
 
-    return run_worker(queues=args.queue or None, concurrency=args.concurrency)
+    return run_worker(queues=args.queue or None, concurrency=args.concurrency, dispatch=not args.no_dispatch)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -160,9 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("web", cmd_web, "Serve the portal and the API (ASGI, uvicorn).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p = add("worker", cmd_worker, "Run background jobs (procrastinate); SIGTERM drains and stops.")
+    p = add("worker", cmd_worker, "Run background jobs and the delivery dispatcher; SIGTERM drains and stops.")
     p.add_argument("--queue", action="append", help="a queue to serve (repeatable; default: all)")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--no-dispatch", action="store_true", help="run jobs only; send no deliveries")
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
     p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")
