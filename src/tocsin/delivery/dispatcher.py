@@ -141,7 +141,8 @@ class Dispatcher:
                 await self._set_health(conn, gateway, channel)
                 backoff = 1.0
                 await self._pump(conn, gateway, channel)
-            except (ConnectionError, OSError, TimeoutError) as exc:
+            except (ConnectionError, OSError, TimeoutError, psycopg.Error) as exc:
+                # Whatever went wrong, this runner lives on: its claims come back with their leases.
                 logger.warning("gateway %s: %s; again in %.0f s", gateway.name, exc, backoff)
                 if channel is not None:
                     await self._set_health(conn, gateway, channel)

@@ -8,6 +8,7 @@ duplicates because the gateway may already have had them).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import psycopg
@@ -36,8 +37,12 @@ SET state = 'queued', claimed_by = '', lease_until = NULL, possible_duplicate = 
 WHERE state = 'claimed' AND lease_until < now()
 """
 
-# One statement per batch: (id, state, message id, units, error, retry delay) rows joined in.
+# One statement per batch. Rows are locked in id order first (as the receipts statement does), so
+# two transactions touching the same rows wait for each other instead of deadlocking.
 _RESULTS = """
+WITH locked AS (
+    SELECT id FROM delivery_delivery WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+)
 UPDATE delivery_delivery d SET
     state = CASE WHEN r.state = 'retry' THEN
                 CASE WHEN d.attempts >= %(max_attempts)s THEN 'failed' ELSE 'queued' END
@@ -57,7 +62,7 @@ UPDATE delivery_delivery d SET
 FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(states)s::text[]) AS state,
              unnest(%(message_ids)s::text[]) AS message_id, unnest(%(units)s::int[]) AS units,
              unnest(%(errors)s::text[]) AS error, unnest(%(maybe_sent)s::bool[]) AS maybe_sent) r
-WHERE d.id = r.id AND d.state = 'claimed' AND d.claimed_by = %(worker)s
+WHERE d.id = r.id AND d.id IN (SELECT id FROM locked) AND d.state = 'claimed' AND d.claimed_by = %(worker)s
 """
 
 _APPLY_PENDING = """
@@ -65,7 +70,8 @@ WITH matched AS (
     DELETE FROM delivery_pendingreceipt p
     USING delivery_delivery d
     WHERE (%(gateway)s::bigint IS NULL OR p.gateway_id = %(gateway)s) AND d.gateway_id = p.gateway_id
-      AND d.gateway_message_id = p.gateway_message_id AND d.state = 'submitted'
+      AND d.gateway_message_id = p.gateway_message_id AND d.gateway_message_id <> ''
+      AND d.state = 'submitted'
     RETURNING d.id, p.outcome, p.detail
 )
 UPDATE delivery_delivery d SET state = m.outcome, final_at = now(),
@@ -77,11 +83,17 @@ _RECEIPTS = """
 WITH r AS (
     SELECT unnest(%(message_ids)s::text[]) AS message_id, unnest(%(outcomes)s::text[]) AS outcome,
            unnest(%(details)s::text[]) AS detail
+), locked AS (
+    SELECT d.id FROM delivery_delivery d
+    WHERE d.gateway_id = %(gateway)s AND d.gateway_message_id = ANY(%(message_ids)s::text[])
+      AND d.gateway_message_id <> ''  -- lets the planner use the partial receipt index
+    ORDER BY d.id FOR UPDATE
 ), updated AS (
     UPDATE delivery_delivery d SET state = r.outcome, final_at = now(),
         error = CASE WHEN r.outcome = 'delivered' THEN '' ELSE r.detail END
     FROM r
-    WHERE d.gateway_id = %(gateway)s AND d.gateway_message_id = r.message_id AND d.state = 'submitted'
+    WHERE d.id IN (SELECT id FROM locked) AND d.gateway_id = %(gateway)s
+      AND d.gateway_message_id = r.message_id AND d.state = 'submitted'
     RETURNING d.gateway_message_id
 )
 INSERT INTO delivery_pendingreceipt (gateway_id, gateway_message_id, outcome, detail, received_at)
@@ -135,26 +147,35 @@ async def record(conn: psycopg.AsyncConnection, *, worker: str, gateway_id: int,
         "max_attempts": domain.MAX_ATTEMPTS,
         "gateway": gateway_id,
     }
-    async with conn.transaction():
-        await conn.execute(_RESULTS, params)
-        if any(r.state == "submitted" for r in results):
-            await conn.execute(_APPLY_PENDING, params)
+    # Receipts that came early wait in pendingreceipt; the reaper's sweep applies them (one
+    # place only, so no two transactions take those rows in different orders).
+    await _retrying(conn, _RESULTS, params)
 
 
 async def receipts(conn: psycopg.AsyncConnection, *, gateway_id: int, items: list[tuple[str, str, str]]) -> None:
     """(message id, outcome, detail) from the gateway; early ones wait in pendingreceipt."""
     if not items:
         return
-    async with conn.transaction():
-        await conn.execute(
-            _RECEIPTS,
-            {
-                "gateway": gateway_id,
-                "message_ids": [i[0] for i in items],
-                "outcomes": [i[1] for i in items],
-                "details": [i[2][:200] for i in items],
-            },
-        )
+    params = {
+        "gateway": gateway_id,
+        "message_ids": [i[0] for i in items],
+        "outcomes": [i[1] for i in items],
+        "details": [i[2][:200] for i in items],
+    }
+    await _retrying(conn, _RECEIPTS, params)
+
+
+async def _retrying(conn: psycopg.AsyncConnection, sql: str, params: dict[str, object], tries: int = 5) -> None:
+    """One statement in its own transaction, again after a deadlock or serialisation failure."""
+    for attempt in range(tries):
+        try:
+            async with conn.transaction():
+                await conn.execute(sql, params)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
 
 
 async def reap(conn: psycopg.AsyncConnection) -> int:
@@ -200,6 +221,6 @@ async def apply_pending_receipts(conn: psycopg.AsyncConnection) -> None:
     A receipt can arrive on one connection while the submit result is still being committed on
     another; this sweep (run by the reaper every second) makes sure none is left behind.
     """
+    await _retrying(conn, _APPLY_PENDING, {"gateway": None})
     async with conn.transaction():
-        await conn.execute(_APPLY_PENDING, {"gateway": None})
         await conn.execute("DELETE FROM delivery_pendingreceipt WHERE received_at < now() - interval '2 days'")

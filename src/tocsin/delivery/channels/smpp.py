@@ -153,7 +153,14 @@ class SmppChannel(Channel):
         if not self.receipt_buffer:
             return
         batch, self.receipt_buffer = self.receipt_buffer, []
-        await self.on_receipts([item for _seq, item in batch if item is not None])
+        try:
+            await self.on_receipts([item for _seq, item in batch if item is not None])
+        except Exception:
+            # Not stored, so not acknowledged: keep them for the next round (the SMSC would resend).
+            logger.exception("storing %d receipts failed; trying again", len(batch))
+            self.receipt_buffer = batch + self.receipt_buffer
+            await asyncio.sleep(0.5)
+            return
         for seq, _item in batch:
             with contextlib.suppress(SmppError, OSError, RuntimeError):
                 self._write(Pdu(Command.DELIVER_SM_RESP, seq))
