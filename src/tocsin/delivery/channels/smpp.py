@@ -41,6 +41,9 @@ class SmppChannel(Channel):
             raise SmppError(f"SMSC {cfg.get('host')}:{cfg.get('port')} unreachable: {exc}") from exc
         self.sequence = itertools.count(1)
         self.pending: dict[int, asyncio.Future[Pdu]] = {}
+        self.out_buffer = bytearray()
+        self.flush_scheduled = False
+        self.segments: dict[str, gsm.Segmented] = {}  # the same text goes to many people: cut it once
         self.window = asyncio.Semaphore(int(cfg.get("window", 50)))
         # (sequence to acknowledge, receipt): a receipt is acknowledged only once it is stored,
         # so one lost with a dying worker comes again from the SMSC.
@@ -69,21 +72,37 @@ class SmppChannel(Channel):
     # --- wire ---------------------------------------------------------------
 
     def _write(self, pdu: Pdu) -> None:
+        """Queue a PDU; everything queued in one turn of the event loop goes out in one write."""
         if self.closed.is_set():
             raise SmppNotSent("the SMPP connection is closed")
-        self.writer.write(smpp.encode(pdu))
+        self.out_buffer += smpp.encode(pdu)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_out)
+
+    def _flush_out(self) -> None:
+        self.flush_scheduled = False
+        if self.out_buffer and not self.closed.is_set():
+            self.writer.write(bytes(self.out_buffer))
+        self.out_buffer.clear()
 
     async def _request(self, command: Command, params: dict | None = None, tlvs: dict | None = None) -> Pdu:
         seq = next(self.sequence) & 0x7FFFFFFF
         future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
+        # One timer per request (call_later) instead of wait_for, which costs a task per request.
+        timer = asyncio.get_running_loop().call_later(self.timeout, self._expire, seq, command)
         self.pending[seq] = future
         try:
             self._write(Pdu(command, seq, params=params or {}, tlvs=tlvs or {}))
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            raise SmppError(f"no answer to {command.name} within {self.timeout:.0f} s") from None
+            return await future
         finally:
+            timer.cancel()
             self.pending.pop(seq, None)
+
+    def _expire(self, seq: int, command: Command) -> None:
+        future = self.pending.get(seq)
+        if future is not None and not future.done():
+            future.set_exception(SmppError(f"no answer to {command.name} within {self.timeout:.0f} s"))
 
     async def _read_loop(self) -> None:
         try:
@@ -186,7 +205,12 @@ class SmppChannel(Channel):
     async def _send_one(self, item: Outgoing) -> Result:
         cfg = self.gateway.config
         try:
-            segmented = gsm.segment(item.content.get("text", ""))
+            text = item.content.get("text", "")
+            segmented = self.segments.get(text)
+            if segmented is None:
+                segmented = self.segments[text] = gsm.segment(text)
+                if len(self.segments) > 1000:
+                    self.segments.clear()
         except gsm.EncodingError as exc:
             return Result(item.delivery_id, "failed", error=str(exc))
         source = cfg.get("source_addr", "Tocsin")
