@@ -25,7 +25,7 @@ def test_ba_7_4_token_of_a_viewer_promoted_to_admin_stops_working(muni_admin):
 def test_ba_7_4_tokens_need_the_second_factor_the_roles_need(municipality):
     admin_without_device = UserFactory(organisation=municipality, roles=["admin"])
     _token, secret = services.api_token_create(actor=admin_without_device, name="x")
-    response = Client(headers={"Authorization": f"Bearer {secret}"}).get("/api/v1/members")
+    response = Client(headers={"Authorization": f"Bearer {secret}", "Accept-Language": "en"}).get("/api/v1/members")
     assert response.status_code == 403 and "two-factor" in response.json()["detail"]
     totp_device(admin_without_device)
     assert Client(headers={"Authorization": f"Bearer {secret}"}).get("/api/v1/me").status_code == 200
