@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint types check-migrations openapi messages browser clean
+.PHONY: demo test install lint types check-migrations openapi messages browser peers clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Kannel (bearerbox, smsbox, and fakesmsc from kannel-extras): a real peer for the Kannel channel.
+peers:
+	@test -x /usr/lib/kannel/test/fakesmsc && test -x /usr/sbin/bearerbox || { \
+	  echo "Installing Debian's kannel and kannel-extras for the SMS tests ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kannel kannel-extras >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -44,7 +51,7 @@ openapi: $(STAMP)
 	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
 
 # The embedded PostgreSQL is stopped at the end when this run started it.
-test: $(STAMP) $(MO) browser lint types
+test: $(STAMP) $(MO) browser peers lint types
 	@was=$$($(BIN)/tocsin db status 2>/dev/null); \
 	stop() { [ -n "$$DATABASE_URL" ] || [ "$$was" = running ] || $(BIN)/tocsin db stop >/dev/null; }; \
 	trap stop EXIT; \

@@ -85,3 +85,6 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 from tocsin.organisations.api import router as organisations_router  # noqa: E402
 
 api.add_router("/", organisations_router)
+from tocsin.delivery.api import router as delivery_router  # noqa: E402
+
+api.add_router("/", delivery_router)

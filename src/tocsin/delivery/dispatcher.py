@@ -197,6 +197,8 @@ class Dispatcher:
                 await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=failed)
                 raise
             await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=results)
+            if channel.health.state == "down":
+                raise ConnectionError(channel.health.detail)  # e.g. credentials refused: back off, reconnect
 
     async def _outgoing(self, conn: psycopg.AsyncConnection[Any], claimed: list[outbox.Claimed]) -> list[Outgoing]:
         missing = {c.request_id for c in claimed} - self.content.keys()

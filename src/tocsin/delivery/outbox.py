@@ -79,7 +79,7 @@ UPDATE delivery_delivery d SET state = m.outcome, final_at = now(),
 FROM matched m WHERE d.id = m.id
 """
 
-_RECEIPTS = """
+RECEIPTS_SQL = """
 WITH r AS (
     SELECT unnest(%(message_ids)s::text[]) AS message_id, unnest(%(outcomes)s::text[]) AS outcome,
            unnest(%(details)s::text[]) AS detail
@@ -162,7 +162,15 @@ async def receipts(conn: psycopg.AsyncConnection, *, gateway_id: int, items: lis
         "outcomes": [i[1] for i in items],
         "details": [i[2][:200] for i in items],
     }
-    await _retrying(conn, _RECEIPTS, params)
+    await _retrying(conn, RECEIPTS_SQL, params)
+
+
+_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialisation failure, raw or wrapped by Django: worth another try."""
+    return isinstance(exc, _RETRYABLE) or isinstance(exc.__cause__, _RETRYABLE)
 
 
 async def _retrying(conn: psycopg.AsyncConnection, sql: str, params: dict[str, object], tries: int = 5) -> None:
@@ -172,7 +180,7 @@ async def _retrying(conn: psycopg.AsyncConnection, sql: str, params: dict[str, o
             async with conn.transaction():
                 await conn.execute(sql, params)
             return
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+        except _RETRYABLE:
             if attempt == tries - 1:
                 raise
             await asyncio.sleep(0.01 * (attempt + 1))

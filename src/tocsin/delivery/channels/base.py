@@ -78,6 +78,6 @@ def register(cls: type[Channel]) -> type[Channel]:
 
 def channel_for(gateway: GatewayInfo, *, on_receipts: ReceiptSink, on_inbound: InboundSink) -> Channel:
     # The modules register themselves on import.
-    from tocsin.delivery.channels import smpp, smtp  # noqa: F401
+    from tocsin.delivery.channels import kannel, smpp, smtp  # noqa: F401
 
     return REGISTRY[gateway.kind](gateway, on_receipts=on_receipts, on_inbound=on_inbound)

@@ -1,0 +1,55 @@
+"""Reading the outbox for people: always scoped to the actor's organisation."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from tocsin.delivery import domain
+from tocsin.delivery.models import Gateway, SendRequest
+from tocsin.delivery.services import progress
+from tocsin.organisations.domain import Kind, Role, gettext_noop
+from tocsin.organisations.models import User
+from tocsin.organisations.services import AccessDenied, NotFound
+
+
+def send_request_list(*, actor: User) -> QuerySet[SendRequest]:
+    return SendRequest.objects.filter(organisation_id=actor.organisation_id)
+
+
+def send_request_get(*, actor: User, request_id: int) -> SendRequest:
+    request = send_request_list(actor=actor).filter(pk=request_id).first()
+    if request is None:
+        raise NotFound(gettext_noop("No such send request."))
+    return request
+
+
+FINAL = frozenset({domain.State.DELIVERED.value, domain.State.FAILED.value, domain.State.EXPIRED.value})
+
+
+def send_request_progress(*, actor: User, request_id: int) -> dict[str, object]:
+    """Counts per channel and state, the units used so far and whether every delivery has ended."""
+    request = send_request_get(actor=actor, request_id=request_id)
+    return progress_summary(request)
+
+
+def progress_summary(request: SendRequest) -> dict[str, object]:
+    counts = progress(request_id=request.pk)
+    total = sum(sum(states.values()) for states in counts.values())
+    ended = sum(n for states in counts.values() for s, n in states.items() if s in FINAL)
+    return {
+        "request": request.pk,
+        "total": total,
+        "ended": ended,
+        "done": total > 0 and ended == total,
+        "channels": counts,
+    }
+
+
+def gateway_overview(*, actor: User) -> QuerySet[Gateway]:
+    """Gateways and their health: the platform's for the crisis centre, an organisation's own otherwise."""
+    if Role.ADMIN.value not in actor.roles:
+        raise AccessDenied(gettext_noop("Only administrators see the gateways."))
+    gateways = Gateway.objects.order_by("channel", "name")
+    if actor.organisation.kind == Kind.CRISIS_CENTRE.value:
+        return gateways
+    return gateways.filter(organisation_id=actor.organisation_id)
