@@ -60,3 +60,36 @@ def shot():
         return path
 
     return take
+
+
+@pytest.fixture
+def asgi_server(transactional_db) -> Iterator[str]:
+    """The portal as production serves it (uvicorn, ASGI): needed where responses stream (SSE)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(get_asgi_application(), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def signed_in(page, base_url: str, user) -> None:
+    """Give the browser the session of a user who passed both factors."""
+    from tests.conftest import portal_client
+
+    cookie = portal_client(user).cookies["sessionid"]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": base_url}])

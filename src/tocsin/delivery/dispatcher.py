@@ -23,7 +23,7 @@ from psycopg.rows import tuple_row
 
 from tocsin.delivery import outbox
 from tocsin.delivery.channels.base import Channel, GatewayInfo, Outgoing, channel_for
-from tocsin.delivery.services import NOTIFY_CHANNEL
+from tocsin.delivery.services import NOTIFY_CHANNEL, PROGRESS_CHANNEL
 
 logger = logging.getLogger("tocsin.delivery")
 _SLOT_LOCK_SPACE = 0x70C5  # first key of the two-key advisory lock: "a gateway slot"
@@ -53,6 +53,10 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.content: dict[int, dict[str, Any]] = {}
+        # Send requests this worker touched lately (request id -> monotonic time): their progress is
+        # announced once a second, not once per batch, and for a while after (receipts come later).
+        self.recent: dict[int, float] = {}
+        self.recent_s = 600.0
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, row_factory=tuple_row)
@@ -97,6 +101,7 @@ class Dispatcher:
             while not self.stop.is_set():
                 with contextlib.suppress(psycopg.OperationalError):
                     await outbox.apply_pending_receipts(conn)
+                    await self._announce_progress(conn)
                     if ticks % every == 0:
                         returned = await outbox.reap(conn)
                         if returned:
@@ -106,6 +111,15 @@ class Dispatcher:
                 await asyncio.sleep(1.0)
         finally:
             await conn.close()
+
+    async def _announce_progress(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        now = asyncio.get_running_loop().time()
+        for request_id in [r for r, seen in self.recent.items() if now - seen > self.recent_s]:
+            del self.recent[request_id]
+        if self.recent:
+            await conn.execute(
+                "SELECT pg_notify(%s, r::text) FROM unnest(%s::bigint[]) r", [PROGRESS_CHANNEL, list(self.recent)]
+            )
 
     async def _take_slot(self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo) -> int | None:
         for slot in range(gateway.concurrency):
@@ -188,6 +202,9 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.idle_s)
                 continue
+            now = asyncio.get_running_loop().time()
+            for request_id in {c.request_id for c in claimed}:
+                self.recent[request_id] = now
             items = await self._outgoing(conn, claimed)
             try:
                 results = await channel.send(items)

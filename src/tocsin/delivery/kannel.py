@@ -16,6 +16,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from tocsin.delivery import outbox
 from tocsin.delivery.models import InboundMessage
+from tocsin.delivery.services import PROGRESS_CHANNEL
 
 _SALT = "tocsin.delivery.kannel"
 
@@ -60,6 +61,10 @@ def report(*, gateway_id: int, delivery_id: int, dlr_type: int, answer: str) -> 
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(outbox.RECEIPTS_SQL, params)
+                cursor.execute(
+                    "SELECT pg_notify(%s, request_id::text) FROM delivery_delivery WHERE id = %s",
+                    [PROGRESS_CHANNEL, delivery_id],
+                )
             break
         except Exception as exc:  # deadlock with a worker's batch: the same retry as the workers'
             if attempt == 4 or not outbox.is_retryable(exc):

@@ -33,11 +33,14 @@ def send_request_progress(*, actor: User, request_id: int) -> dict[str, object]:
 
 
 def progress_summary(request: SendRequest) -> dict[str, object]:
-    counts = progress(request_id=request.pk)
+    return summarise(request.pk, progress(request_id=request.pk))
+
+
+def summarise(request_id: int, counts: dict[str, dict[str, int]]) -> dict[str, object]:
     total = sum(sum(states.values()) for states in counts.values())
     ended = sum(n for states in counts.values() for s, n in states.items() if s in FINAL)
     return {
-        "request": request.pk,
+        "request": request_id,
         "total": total,
         "ended": ended,
         "done": total > 0 and ended == total,

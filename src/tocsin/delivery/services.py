@@ -20,7 +20,8 @@ from tocsin.delivery.domain import Channel, Priority, RecipientError
 from tocsin.delivery.models import Gateway, SendRequest
 from tocsin.organisations.domain import RuleError, gettext_noop
 
-NOTIFY_CHANNEL = "tocsin_outbox"
+NOTIFY_CHANNEL = "tocsin_outbox"  # payload: a send request id; wakes the workers
+PROGRESS_CHANNEL = "tocsin_progress"  # payload: a send request id whose counts changed
 MAX_LISTED_ERRORS = 20
 
 _COPY_COLUMNS = (
@@ -137,18 +138,26 @@ def send_request_create(
                                 for recipient, language in entries[start : start + 50_000]
                             )
                         )
-            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(request.pk)])
+            cursor.execute(
+                "SELECT pg_notify(%s, %s), pg_notify(%s, %s)",
+                [NOTIFY_CHANNEL, str(request.pk), PROGRESS_CHANNEL, str(request.pk)],
+            )
     return request
+
+
+# Uses the delivery_once unique index, which starts with request_id.
+PROGRESS_SQL = "SELECT channel, state, count(*) FROM delivery_delivery WHERE request_id = %s GROUP BY 1, 2"
 
 
 def progress(*, request_id: int) -> dict[str, dict[str, int]]:
     """Counts per channel and state for one send request."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT channel, state, count(*) FROM delivery_delivery WHERE request_id = %s GROUP BY 1, 2",
-            [request_id],
-        )
+        cursor.execute(PROGRESS_SQL, [request_id])
         rows = cursor.fetchall()
+    return progress_counts(rows)
+
+
+def progress_counts(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for channel, state, count in rows:
         out.setdefault(channel, {s.value: 0 for s in domain.State})[state] = count

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tocsin.delivery import views as delivery_views
 from tocsin.web import views
 
 app_name = "web"
@@ -20,6 +21,10 @@ urlpatterns = [
     path("agreement/", views.agreement, name="agreement"),
     path("directives/", views.directives, name="directives"),
     path("audit/", views.audit, name="audit"),
+    path("sends/", delivery_views.sends, name="sends"),
+    path("sends/<int:request_id>/", delivery_views.send_detail, name="send_detail"),
+    path("sends/<int:request_id>/events", delivery_views.send_events, name="send_events"),
+    path("gateways/", delivery_views.gateways, name="gateways"),
     path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
     path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
     path("cc/<str:what>/", views.cc_publish, name="cc_publish"),
