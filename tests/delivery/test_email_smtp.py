@@ -42,6 +42,10 @@ def test_ba_2_email_multipart_per_language_with_bounce_address(municipality):
     sender, _rcpts, message = next(m for m in received if m[1] == ["habitant@example.be"])
     assert sender == "bounces@zottegem.example"
     assert message["Subject"] == "Inondation" and message["Content-Language"] == "fr"
+    assert message["To"] == "habitant@example.be" and message["Date"].datetime is not None
+    assert message["From"].addresses[0].display_name == "Stad Zottegem"
+    delivery = Delivery.objects.get(recipient="habitant@example.be")
+    assert message["Message-ID"] == delivery.gateway_message_id  # one id per delivery, for bounces
     assert message.get_body(("plain",)).get_content().strip() == "Restez à l'intérieur."
     assert "<p>" in message.get_body(("html",)).get_content()
     assert Delivery.objects.get(recipient="habitant@example.be").units == 0  # e-mail is not billed per unit

@@ -1,20 +1,24 @@
-"""E-mail over SMTP: several persistent connections in parallel, STARTTLS when offered,
-multipart text + HTML in the recipient's language, a bounce (envelope) address."""
+"""E-mail over SMTP: several persistent connections in parallel, pipelined when the server allows,
+STARTTLS when offered, multipart text + HTML in the recipient's language, a bounce (envelope) address.
+
+Config: ``host``, ``port``, ``connections`` (default 4), ``timeout``, ``tls`` (implicit TLS, port 465),
+``starttls`` (auto | always | never), ``insecure_skip_verify``, ``username``/``password``, ``from``,
+``bounce_address``, ``msgid_domain``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-
-import aiosmtplib
+from email.utils import formatdate, parseaddr
 
 from tocsin.delivery.channels.base import Channel, Outgoing, register
 from tocsin.delivery.outbox import Result
+from tocsin.protocols.smtp import Envelope, Outcome, SmtpClient, SmtpError
 
-# Reply codes after which the same message will not get through later either.
-_PERMANENT = range(500, 600)
+_DEFAULT_FROM = "no-reply@tocsin.invalid"
 
 
 @register
@@ -23,93 +27,109 @@ class SmtpChannel(Channel):
 
     async def open(self) -> None:
         cfg = self.gateway.config
-        self.connections: list[aiosmtplib.SMTP] = []
-        for _ in range(int(cfg.get("connections", 4))):
+        self._bodies: dict[tuple[int, str], bytes] = {}
+        self._envelope_from = cfg.get("bounce_address") or parseaddr(cfg.get("from", _DEFAULT_FROM))[1] or _DEFAULT_FROM
+        self.connections: list[SmtpClient] = []
+        for _ in range(max(1, int(cfg.get("connections", 4)))):
             self.connections.append(await self._connect())
-        self.health.state, self.health.detail = "ok", f"{len(self.connections)} connections"
+        pipelined = " (pipelining)" if self.connections[0].pipelining else ""
+        self.health.state, self.health.detail = "ok", f"{len(self.connections)} connections{pipelined}"
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.gateway.config.get("insecure_skip_verify"):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _connect(self) -> SmtpClient:
         cfg = self.gateway.config
-        client = aiosmtplib.SMTP(
-            hostname=cfg.get("host", "127.0.0.1"),
-            port=int(cfg.get("port", 25)),
-            timeout=float(cfg.get("timeout", 15)),
-            start_tls=False,
-            use_tls=bool(cfg.get("tls", False)),
-        )
+        client = SmtpClient(host=cfg.get("host", "127.0.0.1"), port=int(cfg.get("port", 25)),
+                            timeout=float(cfg.get("timeout", 15)))  # fmt: skip
         try:
-            await client.connect()
-            if cfg.get("starttls", "auto") != "never" and client.supports_extension("starttls"):
-                context = ssl.create_default_context()
-                if cfg.get("insecure_skip_verify"):
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                await client.starttls(tls_context=context)
-            if cfg.get("username"):
-                await client.login(cfg["username"], cfg.get("password", ""))
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            self.health.state, self.health.detail = "down", str(exc)
-            raise ConnectionError(f"SMTP {cfg.get('host')}:{cfg.get('port')}: {exc}") from exc
+            await client.connect(
+                tls_context=self._tls_context(),
+                implicit_tls=bool(cfg.get("tls", False)),
+                starttls=cfg.get("starttls", "auto"),
+                username=cfg.get("username", ""),
+                password=cfg.get("password", ""),
+            )
+        except (SmtpError, OSError, TimeoutError) as exc:
+            client.close()
+            self.health.state, self.health.detail = "down", f"SMTP {client.host}:{client.port}: {exc}"
+            raise ConnectionError(self.health.detail) from exc
         return client
 
-    def _message(self, item: Outgoing) -> EmailMessage:
-        cfg = self.gateway.config
-        msg = EmailMessage()
-        msg["From"] = cfg.get("from", "Tocsin <no-reply@tocsin.invalid>")
-        msg["To"] = item.recipient
-        msg["Subject"] = item.content.get("subject", "")
-        msg["Date"] = formatdate(localtime=True)
-        msg["Message-ID"] = make_msgid(
-            idstring=f"d{item.delivery_id}", domain=cfg.get("msgid_domain", "tocsin.invalid")
-        )
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(item.content.get("text", ""))
-        if item.content.get("html"):
-            msg.add_alternative(item.content["html"], subtype="html")
-        msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
-        return msg
+    def _body(self, item: Outgoing) -> bytes:
+        """The message without its per-recipient headers, built once per send request and language.
 
-    async def _send_one(self, index: int, item: Outgoing) -> Result:
-        client = self.connections[index]
-        msg = self._message(item)
-        bounce = self.gateway.config.get("bounce_address") or None
-        for attempt in range(2):
+        Python's email package costs ~1 ms of CPU per message to build and flatten (header parsing and
+        folding); a mass send reuses the same bytes and only adds Date, Message-ID and To, which are
+        plain ASCII (addresses are checked against an ASCII pattern before they reach the outbox).
+        """
+        key = (item.request_id, item.language)
+        body = self._bodies.get(key)
+        if body is None:
+            msg = EmailMessage()
+            msg["From"] = self.gateway.config.get("from", f"Tocsin <{_DEFAULT_FROM}>")
+            msg["Subject"] = item.content.get("subject", "")
+            msg["Auto-Submitted"] = "auto-generated"
+            msg.set_content(item.content.get("text", ""))
+            if item.content.get("html"):
+                msg.add_alternative(item.content["html"], subtype="html")
+            msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
+            body = msg.as_bytes(policy=email.policy.SMTP)
+            if len(self._bodies) >= 64:
+                self._bodies.pop(next(iter(self._bodies)))
+            self._bodies[key] = body
+        return body
+
+    def _message_id(self, item: Outgoing) -> str:
+        return f"<d{item.delivery_id}.r{item.request_id}@{self.gateway.config.get('msgid_domain', 'tocsin.invalid')}>"
+
+    def _envelope(self, item: Outgoing, date: str) -> Envelope:
+        head = f"Date: {date}\r\nMessage-ID: {self._message_id(item)}\r\nTo: {item.recipient}\r\n".encode("ascii")
+        return Envelope(self._envelope_from, item.recipient, head + self._body(item))
+
+    def _result(self, item: Outgoing, outcome: Outcome) -> Result:
+        code, text = outcome.reply.code, outcome.reply.text.replace("\n", " ")
+        if code == 250:
+            return Result(item.delivery_id, "submitted", message_id=self._message_id(item), units=0)
+        state = "failed" if 500 <= code < 600 else "retry"  # 5xx: the same message will not get through later
+        return Result(item.delivery_id, state, error=f"{code} {text}")
+
+    async def _lane(self, index: int, items: list[Outgoing], date: str) -> list[Result]:
+        results: list[Result] = []
+        reconnected = False
+        while items:
+            client = self.connections[index]
             try:
-                if not client.is_connected:
+                if not client.connected:
                     client = self.connections[index] = await self._connect()
-                errors, _reply = await client.send_message(msg, sender=bounce, recipients=[item.recipient])
-                if errors:
-                    code, text = next(iter(errors.values()))
-                    state = "failed" if code in _PERMANENT else "retry"
-                    return Result(item.delivery_id, state, error=f"{code} {text}")
-                return Result(item.delivery_id, "submitted", message_id=str(msg["Message-ID"]), units=0)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                code, text = exc.recipients[0].code, exc.recipients[0].message
-                return Result(item.delivery_id, "failed" if code in _PERMANENT else "retry", error=f"{code} {text}")
-            except aiosmtplib.SMTPResponseException as exc:
-                state = "failed" if exc.code in _PERMANENT else "retry"
-                return Result(item.delivery_id, state, error=f"{exc.code} {exc.message}")
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-                if attempt == 0:
-                    continue  # the connection went stale: reconnect once
-                self.health.state, self.health.detail = "degraded", str(exc)
-                return Result(item.delivery_id, "retry", error=f"connection: {exc}")
-        return Result(item.delivery_id, "retry", error="connection lost")  # pragma: no cover
+                outcomes = await client.send_many([self._envelope(i, date) for i in items])
+            except ConnectionError as exc:
+                return results + [Result(i.delivery_id, "retry", error=str(exc)) for i in items]
+            except SmtpError as exc:
+                results += [self._result(i, o) for i, o in zip(items, exc.partial, strict=False)]
+                items = items[len(exc.partial) :]
+                client.close()
+                if exc.in_doubt and items:  # its content went out unanswered: it may have arrived
+                    first, items = items[0], items[1:]
+                    results.append(Result(first.delivery_id, "retry", error=f"connection: {exc}", maybe_sent=True))
+                if reconnected:
+                    self.health.state, self.health.detail = "degraded", str(exc)
+                    return results + [Result(i.delivery_id, "retry", error=f"connection: {exc}") for i in items]
+                reconnected = True  # a connection gone stale while idle: once more on a new one
+                continue
+            return results + [self._result(i, o) for i, o in zip(items, outcomes, strict=True)]
+        return results
 
     async def send(self, batch: list[Outgoing]) -> list[Result]:
         lanes = len(self.connections)
-        queues: list[list[Outgoing]] = [batch[i::lanes] for i in range(lanes)]
-
-        async def lane(index: int, items: list[Outgoing]) -> list[Result]:
-            return [await self._send_one(index, item) for item in items]
-
-        chunks = await asyncio.gather(*(lane(i, q) for i, q in enumerate(queues)))
+        date = formatdate(localtime=True)
+        chunks = await asyncio.gather(*(self._lane(i, batch[i::lanes], date) for i in range(lanes)))
         return [r for chunk in chunks for r in chunk]
 
     async def close(self) -> None:
         for client in getattr(self, "connections", []):
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
+            await client.quit()
