@@ -126,3 +126,44 @@ def test_a_broken_dialogue_says_what_was_answered_before_it_broke():
 
     error = run_async(go, timeout=20)
     assert [o.reply.code for o in error.partial] == [250] and not error.in_doubt
+
+
+def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_path):
+    """aiosmtpd requiring STARTTLS with a self-signed certificate made by openssl for this test."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+
+    from tests.peers.smtp import Mailbox
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)  # fmt: skip
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=server_context, require_starttls=True)
+    controller.start()
+    try:
+
+        async def go():
+            client_context = ssl.create_default_context(cafile=str(cert))
+            client_context.check_hostname = False  # the certificate names 127.0.0.1 as CN only
+            client = SmtpClient("127.0.0.1", port, timeout=5)
+            await client.connect(tls_context=client_context, starttls="always")
+            tls = client.writer.get_extra_info("ssl_object") is not None
+            outcomes = await client.send_many([Envelope("b@t.invalid", "a@example.be", _message("a@example.be", "x"))])
+            await client.quit()
+            return tls, outcomes
+
+        tls, outcomes = run_async(go, timeout=20)
+    finally:
+        controller.stop()
+    assert tls and outcomes[0].reply.code == 250 and len(mailbox.messages) == 1
