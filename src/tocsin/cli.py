@@ -50,7 +50,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _use_database()
     from tocsin.runtime.worker import run_worker
 
-    return run_worker(queues=args.queue or None, concurrency=args.concurrency, dispatch=not args.no_dispatch)
+    return run_worker(
+        queues=args.queue or None, concurrency=args.concurrency, dispatch=not args.no_dispatch, lease_s=args.lease
+    )
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -164,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", action="append", help="a queue to serve (repeatable; default: all)")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--no-dispatch", action="store_true", help="run jobs only; send no deliveries")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds a claimed batch stays this worker's; after a crash it returns to the queue then (default 60)",
+    )
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
     p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")

@@ -51,6 +51,10 @@ class Smsc:
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
         self._dropped = False
+        # deliver_sm (receipts, replies) sent but not acknowledged when a session ended: sent again to
+        # the next bind, as an SMSC's store-and-forward does (an ESME acknowledges only what it stored).
+        self.unacknowledged: list[dict] = []
+        self.redelivered = 0
         self._server: asyncio.base_events.Server | None = None
 
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -61,10 +65,16 @@ class Smsc:
         seq = itertools.count(1)
         bound = False
         lock = asyncio.Lock()
+        outstanding: dict[int, dict] = {}
 
         async def send(pdu: Pdu) -> None:
             async with lock:
                 writer.write(smpp.encode(pdu))
+
+        async def deliver(params: dict) -> None:
+            sequence = next(seq)
+            outstanding[sequence] = params
+            await send(Pdu(Command.DELIVER_SM, sequence, params=params))
 
         try:
             while True:
@@ -77,6 +87,11 @@ class Smsc:
                     self.binds += ok
                     status = Status.ROK if ok else Status.RINVPASWD
                     await send(Pdu(Command.BIND_TRANSCEIVER_RESP, pdu.sequence, status, {"system_id": "loopback"}))
+                    if ok and self.unacknowledged:
+                        waiting, self.unacknowledged = self.unacknowledged, []
+                        self.redelivered += len(waiting)
+                        for params in waiting:
+                            await deliver(params)
                 elif pdu.command is Command.ENQUIRE_LINK:
                     await send(Pdu(Command.ENQUIRE_LINK_RESP, pdu.sequence))
                 elif pdu.command is Command.UNBIND:
@@ -104,31 +119,34 @@ class Smsc:
                     )  # fmt: skip
                     await send(Pdu(Command.SUBMIT_SM_RESP, pdu.sequence, params={"message_id": message_id}))
                     if b.receipts and pdu.get("registered_delivery", 0) & 1:
-                        stat = "UNDELIV" if destination.endswith(b.undeliverable_suffix) else "DELIVRD"
-                        receipt = Pdu(
-                            Command.DELIVER_SM,
-                            next(seq),
-                            params={
-                                "source_addr": destination,
-                                "destination_addr": pdu.get("source_addr", ""),
-                                "esm_class": smpp.ESM_CLASS_RECEIPT,
-                                "short_message": smpp.receipt_text(message_id, stat),
-                            },
+                        stat = (
+                            "UNDELIV"
+                            if b.undeliverable_suffix and destination.endswith(b.undeliverable_suffix)
+                            else "DELIVRD"
                         )
+                        receipt = {
+                            "source_addr": destination,
+                            "destination_addr": pdu.get("source_addr", ""),
+                            "esm_class": smpp.ESM_CLASS_RECEIPT,
+                            "short_message": smpp.receipt_text(message_id, stat),
+                        }
                         if b.receipt_delay_s:
                             await asyncio.sleep(b.receipt_delay_s)
-                        await send(receipt)
+                        await deliver(receipt)
                     if b.reply:
                         mo = {"source_addr": destination, "destination_addr": pdu.get("source_addr", ""),
                               "short_message": gsm.encode(b.reply, gsm.Coding.GSM7)}  # fmt: skip
-                        await send(Pdu(Command.DELIVER_SM, next(seq), params=mo))
-                elif pdu.command is Command.DELIVER_SM_RESP or pdu.command is Command.ENQUIRE_LINK_RESP:
+                        await deliver(mo)
+                elif pdu.command is Command.DELIVER_SM_RESP:
+                    outstanding.pop(pdu.sequence, None)
+                elif pdu.command is Command.ENQUIRE_LINK_RESP:
                     pass
                 else:
                     await send(Pdu(Command.GENERIC_NACK, pdu.sequence, Status.RINVCMDID))
         except (asyncio.IncompleteReadError, ConnectionError, smpp.PduError):
             pass
         finally:
+            self.unacknowledged.extend(outstanding.values())
             writer.close()
 
     def texts(self) -> list[str]:

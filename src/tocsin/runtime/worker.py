@@ -29,7 +29,7 @@ def django_database_url() -> str:
     return f"postgresql://{auth}{db.get('HOST') or ''}{port}/{quote(str(db['NAME']), safe='')}"
 
 
-async def _run(queues: list[str] | None, concurrency: int, dispatch: bool) -> None:
+async def _run(queues: list[str] | None, concurrency: int, dispatch: bool, lease_s: float) -> None:
     from procrastinate.contrib.django import app
 
     from tocsin.delivery.dispatcher import Dispatcher
@@ -38,7 +38,7 @@ async def _run(queues: list[str] | None, concurrency: int, dispatch: bool) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    dispatcher = Dispatcher(django_database_url()) if dispatch else None
+    dispatcher = Dispatcher(django_database_url(), lease_s=lease_s) if dispatch else None
     options: dict[str, Any] = {"concurrency": concurrency, "install_signal_handlers": False}
     if queues:
         options["queues"] = queues  # none given: every queue
@@ -59,7 +59,7 @@ async def _run(queues: list[str] | None, concurrency: int, dispatch: bool) -> No
                     await task
 
 
-def run_worker(*, queues: list[str] | None, concurrency: int, dispatch: bool = True) -> int:
-    asyncio.run(_run(queues, concurrency, dispatch))
+def run_worker(*, queues: list[str] | None, concurrency: int, dispatch: bool = True, lease_s: float = 60.0) -> int:
+    asyncio.run(_run(queues, concurrency, dispatch, lease_s))
     logger.info("worker stopped")
     return 0
