@@ -14,36 +14,12 @@ Runs in a scratch database on the embedded PostgreSQL (or DATABASE_URL's server)
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import psycopg
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _wait_drained(url: str, timeout: float) -> float:
-    start = time.monotonic()
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() - start < timeout:
-            left = conn.execute(
-                "SELECT count(*) FROM delivery_delivery WHERE state IN ('queued', 'claimed', 'submitted')"
-            ).fetchone()[0]
-            if left == 0:
-                return time.monotonic() - start
-            time.sleep(0.25)
-    raise SystemExit(f"not drained within {timeout:.0f} s ({left} left)")
+from common import ROOT, peak_rss_mb, scratch_database, wait_drained
 
 
 def main() -> int:
@@ -53,93 +29,63 @@ def main() -> int:
     args = parser.parse_args()
     n = args.recipients
 
-    if not os.environ.get("DATABASE_URL"):
-        sys.path.insert(0, str(ROOT / "src"))
-        from tocsin.runtime import pg
+    with scratch_database() as (url, env):
+        smsc = subprocess.Popen(
+            [sys.executable, "-m", "tests.peers.smsc"], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env
+        )
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            port = int(smsc.stdout.readline().split("=")[1])  # type: ignore[union-attr]
+            from tocsin.delivery import services
+            from tocsin.delivery.domain import Channel, Priority
+            from tocsin.organisations.models import Organisation
 
-        pg.start()
-        base = pg.database_url()
-    else:
-        base = os.environ["DATABASE_URL"]
-    scratch = f"bench_{uuid.uuid4().hex[:8]}"
-    admin_url = base.rsplit("/", 1)[0] + "/postgres"
-    url = base.rsplit("/", 1)[0] + "/" + scratch
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{scratch}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "tocsin.settings",
-        "TOCSIN_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    smsc = subprocess.Popen(
-        [sys.executable, "-m", "tests.peers.smsc"], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env
-    )
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        port = int(smsc.stdout.readline().split("=")[1])  # type: ignore[union-attr]
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        from tocsin.delivery import services
-        from tocsin.delivery.domain import Channel, Priority
-        from tocsin.organisations.models import Organisation
-
-        org = Organisation.objects.create(name="Bench", kind="municipality", status="active")
-        services.gateway_configure(
-            name="loopback", kind="smpp", channel="sms", rate_per_s=1_000_000, concurrency=4,
-            config={"host": "127.0.0.1", "port": port, "system_id": "tocsin", "password": "secret",
-                    "source_addr": "Bench", "window": 100, "batch": 500},
-        )  # fmt: skip
-
-        def write() -> float:
-            numbers = [(f"+3247{i:07d}", "nl") for i in range(n)]
-            start = time.perf_counter()
-            services.send_request_create(
-                organisation_id=org.pk, created_by_id=None, purpose="bench", priority=Priority.ALERT,
-                content={"nl": {"text": "Bench: dit is een test van Tocsin."}}, recipients={Channel.SMS: numbers},
+            org = Organisation.objects.create(name="Bench", kind="municipality", status="active")
+            services.gateway_configure(
+                name="loopback", kind="smpp", channel="sms", rate_per_s=1_000_000, concurrency=4,
+                config={"host": "127.0.0.1", "port": port, "system_id": "tocsin", "password": "secret",
+                        "source_addr": "Bench", "window": 100, "batch": 500},
             )  # fmt: skip
-            return time.perf_counter() - start
 
-        from django.db import connection
+            def write() -> float:
+                numbers = [(f"+3247{i:07d}", "nl") for i in range(n)]
+                start = time.perf_counter()
+                services.send_request_create(
+                    organisation_id=org.pk, created_by_id=None, purpose="bench", priority=Priority.ALERT,
+                    content={"nl": {"text": "Bench: dit is een test van Tocsin."}}, recipients={Channel.SMS: numbers},
+                )  # fmt: skip
+                return time.perf_counter() - start
 
-        write_s = write()
-        print(f"recipients={n}")
-        print(f"outbox_write_s={write_s:.2f}", flush=True)
-        peak = 0.0
-        for count in (1, 2):
-            if count == 2:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("DELETE FROM delivery_delivery")
-                write()
-            connection.close()
-            workers = [
-                subprocess.Popen([sys.executable, "-m", "tocsin.cli", "worker"], cwd=ROOT, env=env)
-                for _ in range(count)
-            ]
-            seconds = _wait_drained(url, args.timeout)
-            peak = max([peak] + [_peak_rss_mb(w.pid) for w in workers])
-            label = "1_worker" if count == 1 else "2_workers"
-            print(f"sms_per_s_{label}={n / seconds:.0f}", flush=True)
+            from django.db import connection
+
+            write_s = write()
+            print(f"recipients={n}")
+            print(f"outbox_write_s={write_s:.2f}", flush=True)
+            peak = 0.0
+            for count in (1, 2):
+                if count == 2:
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute("DELETE FROM delivery_delivery")
+                    write()
+                connection.close()
+                workers = [
+                    subprocess.Popen([sys.executable, "-m", "tocsin.cli", "worker"], cwd=ROOT, env=env)
+                    for _ in range(count)
+                ]
+                seconds = wait_drained(url, args.timeout)
+                peak = max([peak] + [peak_rss_mb(w.pid) for w in workers])
+                label = "1_worker" if count == 1 else "2_workers"
+                print(f"sms_per_s_{label}={n / seconds:.0f}", flush=True)
+                for w in workers:
+                    w.terminate()
+                for w in workers:
+                    w.wait(30)
+            print(f"worker_peak_rss_mb={peak:.0f}")
+        finally:
             for w in workers:
-                w.terminate()
-            for w in workers:
-                w.wait(30)
-        print(f"worker_peak_rss_mb={peak:.0f}")
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-        smsc.terminate()
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                if w.poll() is None:
+                    w.kill()
+            smsc.terminate()
     return 0
 
 

@@ -117,6 +117,70 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    _use_database()
+    import json
+
+    from django.conf import settings
+
+    from tocsin.delivery import kannel, services
+    from tocsin.delivery.models import Gateway
+    from tocsin.i18n import localise
+    from tocsin.organisations.domain import RuleError
+
+    if args.action == "list":
+        for g in Gateway.objects.order_by("channel", "name"):
+            owner = f"organisation {g.organisation_id}" if g.organisation_id else "platform-wide"
+            state = "enabled" if g.enabled else "disabled"
+            print(f"{g.name}: {g.kind} ({g.channel}), {g.rate_per_s:g}/s, {g.concurrency} connection(s), {owner}, "
+                  f"{state}, health {g.health}{' - ' + g.health_detail if g.health_detail else ''}")  # fmt: skip
+            print(f"  config: {json.dumps(services.config_shown(g.config), ensure_ascii=False)}")
+        return 0
+    if not args.name:
+        print("tocsin gateway set|kannel-urls: give the gateway's NAME", file=sys.stderr)
+        return 2
+    if args.action == "kannel-urls":
+        box = Gateway.objects.filter(name=args.name, kind="kannel").first()
+        if box is None:
+            print(f"no Kannel gateway named {args.name!r}", file=sys.stderr)
+            return 1
+        base = box.config.get("callback_base") or settings.BASE_URL
+        print("# kannel.conf: replies from handsets go to Tocsin")
+        print("group = sms-service\nkeyword = default\ncatch-all = true\nmax-messages = 0")
+        print(f'get-url = "{kannel.mo_url(box.pk, base)}"')
+        print("# delivery reports need nothing here: each message carries its own signed dlr-url")
+        return 0
+    config: dict[str, object] = {}
+    existing = Gateway.objects.filter(name=args.name).first()
+    if existing is not None:
+        config.update(existing.config)
+    if args.config_file:
+        with open(args.config_file, encoding="utf-8") as fh:
+            config.update(json.load(fh))
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 2
+        config[key] = int(value) if value.isdigit() else value
+    try:
+        gateway = services.gateway_set(
+            name=args.name,
+            kind=args.kind or (existing.kind if existing else ""),
+            config=config,
+            rate_per_s=args.rate if args.rate is not None else (existing.rate_per_s if existing else 100.0),
+            concurrency=args.concurrency or (existing.concurrency if existing else 1),
+            organisation_id=args.organisation if args.organisation is not None else (
+                existing.organisation_id if existing else None),
+            enabled=not args.disable,
+        )  # fmt: skip
+    except RuleError as exc:
+        print(f"{exc.field}: {localise(exc)}", file=sys.stderr)
+        return 1
+    print(f"gateway {gateway.name} saved (id {gateway.pk}); running workers pick it up when restarted")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tocsin.runtime.demo import run_demo
 
@@ -172,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds a claimed batch stays this worker's; after a crash it returns to the queue then (default 60)",
     )
+    p = add("gateway", cmd_gateway, "List or configure SMS and e-mail gateways (see docs/delivery.md).")
+    p.add_argument("action", choices=["list", "set", "kannel-urls"])
+    p.add_argument("name", nargs="?", help="the gateway's name (set, kannel-urls)")
+    p.add_argument("--kind", choices=["smpp", "kannel", "smtp"])
+    p.add_argument("--rate", type=float, help="messages per second, across all workers together")
+    p.add_argument("--concurrency", type=int, help="connections, across all workers together")
+    p.add_argument("--organisation", type=int, help="an organisation's id: its own gateway (default: platform-wide)")
+    p.add_argument(
+        "--config-file", help="a JSON file with the connection settings (keeps passwords off the command line)"
+    )
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one config setting (repeatable)")
+    p.add_argument("--disable", action="store_true", help="keep the gateway but send nothing through it")
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
     p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")

@@ -14,6 +14,7 @@ from tocsin.delivery.outbox import Result
 from tocsin.protocols import gsm, smpp
 from tocsin.protocols.smpp import Command, Pdu, Status
 
+RECEIPT_CHUNK = 5000
 logger = logging.getLogger("tocsin.delivery.smpp")
 
 
@@ -162,16 +163,20 @@ class SmppChannel(Channel):
     async def _flush_receipts(self) -> None:
         while True:
             closing = self.closed.is_set()
+            before = len(self.receipt_buffer)
             await self._store_receipts()
-            if closing:
-                return
+            if closing and (not self.receipt_buffer or len(self.receipt_buffer) >= before):
+                return  # all stored, or the database is gone too: the SMSC keeps the unacknowledged ones
+            if len(self.receipt_buffer) >= RECEIPT_CHUNK:
+                continue  # a backlog: no pause between chunks
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), 0.2)
 
     async def _store_receipts(self) -> None:
         if not self.receipt_buffer:
             return
-        batch, self.receipt_buffer = self.receipt_buffer, []
+        # At most RECEIPT_CHUNK per statement: a slow database must not turn into one giant statement.
+        batch, self.receipt_buffer = self.receipt_buffer[:RECEIPT_CHUNK], self.receipt_buffer[RECEIPT_CHUNK:]
         try:
             await self.on_receipts([item for _seq, item in batch if item is not None])
         except Exception:
