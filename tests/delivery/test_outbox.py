@@ -134,6 +134,31 @@ def test_expired_lease_comes_back_flagged(municipality, sms_gateway):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_deliveries_still_queued_after_the_expiry_end_expired_and_others_are_left(municipality, sms_gateway):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    late = services.send_request_create(
+        organisation_id=municipality.pk, created_by_id=None, purpose="alert", priority=Priority.ALERT,
+        content=CONTENT, recipients={Channel.SMS: [("+32470000001", "nl"), ("+32470000002", "nl")]},
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )  # fmt: skip
+    Delivery.objects.filter(request=late, recipient="+32470000002").update(state="submitted")
+    fresh = _send(municipality, ["+32470000003"])
+
+    async def expire():
+        async with await psycopg.AsyncConnection.connect(database_url_for_tests(), autocommit=True) as conn:
+            return await outbox.expire(conn)
+
+    assert run_async(expire) == 1
+    states = dict(Delivery.objects.values_list("recipient", "state"))
+    assert states == {"+32470000001": "expired", "+32470000002": "submitted", "+32470000003": "queued"}
+    assert "expired before" in Delivery.objects.get(recipient="+32470000001").error
+    assert Delivery.objects.get(request=fresh).final_at is None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_rate_holds_across_workers(sms_gateway):
     Gateway.objects.filter(pk=sms_gateway.pk).update(rate_per_s=200, tokens=0)
 

@@ -103,6 +103,9 @@ class Dispatcher:
                     await outbox.apply_pending_receipts(conn)
                     await self._announce_progress(conn)
                     if ticks % every == 0:
+                        expired = await outbox.expire(conn)
+                        if expired:
+                            logger.warning("%d deliveries expired before they could be sent", expired)
                         returned = await outbox.reap(conn)
                         if returned:
                             logger.warning("%d deliveries came back from expired leases", returned)

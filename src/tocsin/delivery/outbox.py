@@ -187,6 +187,21 @@ async def _retrying(conn: psycopg.AsyncConnection, sql: str, params: dict[str, o
             await asyncio.sleep(0.01 * (attempt + 1))
 
 
+_EXPIRE = """
+UPDATE delivery_delivery d
+SET state = 'expired', final_at = now(), error = 'the message expired before it could be sent'
+FROM delivery_sendrequest r
+WHERE r.expires_at < now() AND d.request_id = r.id AND d.state = 'queued'
+"""
+
+
+async def expire(conn: psycopg.AsyncConnection) -> int:
+    """Deliveries still queued after their request's expiry end as expired: a late alert can mislead."""
+    async with conn.transaction():
+        cur = await conn.execute(_EXPIRE)
+    return cur.rowcount
+
+
 async def reap(conn: psycopg.AsyncConnection) -> int:
     async with conn.transaction():
         cur = await conn.execute(_REAP)
