@@ -117,6 +117,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+_NUMERIC_KEYS = frozenset({"port", "connections", "timeout", "batch", "window", "enquire_link_s"})
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     _use_database()
     import json
@@ -162,7 +165,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         if not sep:
             print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
             return 2
-        config[key] = int(value) if value.isdigit() else value
+        # Numbers only where a number is meant: "0475…", a sender "8850" or a password "0123" stay text.
+        config[key] = int(value) if key in _NUMERIC_KEYS and value.isdigit() else value
     try:
         gateway = services.gateway_set(
             name=args.name,
@@ -172,7 +176,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             concurrency=args.concurrency or (existing.concurrency if existing else 1),
             organisation_id=args.organisation if args.organisation is not None else (
                 existing.organisation_id if existing else None),
-            enabled=not args.disable,
+            enabled=(not args.disable) if (args.disable or args.enable) else (existing.enabled if existing else True),
         )  # fmt: skip
     except RuleError as exc:
         print(f"{exc.field}: {localise(exc)}", file=sys.stderr)
@@ -248,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one config setting (repeatable)")
     p.add_argument("--disable", action="store_true", help="keep the gateway but send nothing through it")
+    p.add_argument("--enable", action="store_true", help="send through it again (default: unchanged)")
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
     p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")

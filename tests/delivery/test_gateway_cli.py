@@ -58,3 +58,16 @@ def test_kannel_urls_prints_the_signed_reply_url_for_kannel_conf():
     out = _tocsin("kannel-urls", "kannel")
     gateway = Gateway.objects.get()
     assert f'get-url = "https://tocsin.example.be/api/v1/gateways/kannel/{gateway.pk}/mo?s=' in out.stdout
+
+
+def test_set_keeps_text_as_text_and_a_disabled_gateway_disabled():
+    assert _tocsin("set", "sms", "--kind", "smpp", "--set", "host=smsc.example", "--set", "port=2775",
+                   "--set", "system_id=0123", "--set", "source_addr=8850", "--disable").returncode == 0  # fmt: skip
+    gateway = Gateway.objects.get()
+    assert gateway.config == {"host": "smsc.example", "port": 2775, "system_id": "0123", "source_addr": "8850"}
+    assert _tocsin("set", "sms", "--rate", "50").returncode == 0
+    gateway.refresh_from_db()
+    assert not gateway.enabled and gateway.rate_per_s == 50  # a later change does not switch it back on
+    assert _tocsin("set", "sms", "--enable").returncode == 0
+    gateway.refresh_from_db()
+    assert gateway.enabled

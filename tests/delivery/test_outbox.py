@@ -67,6 +67,17 @@ def test_invalid_recipients_are_named_and_nothing_is_written(municipality, sms_g
     assert not SendRequest.objects.exists() and not Delivery.objects.exists()
 
 
+def test_a_subject_on_two_lines_is_refused_before_anything_is_written(municipality, sms_gateway, email_gateway):
+    with pytest.raises(RuleError) as caught:
+        services.send_request_create(
+            organisation_id=municipality.pk, created_by_id=None, purpose="alert", priority=Priority.ALERT,
+            content={"nl": {"subject": "Hoogwater\r\nBcc: everyone@example.be", "text": "t"}},
+            recipients={Channel.EMAIL: [("a@example.be", "nl")]},
+        )  # fmt: skip
+    assert caught.value.field == "subject"
+    assert not SendRequest.objects.exists() and not Delivery.objects.exists()
+
+
 def test_no_gateway_is_a_clear_error(municipality):
     with pytest.raises(RuleError) as exc:
         _send(municipality, ["+32470000001"])

@@ -110,3 +110,17 @@ def test_gateway_health_is_for_administrators_and_their_own_gateways(municipalit
     assert f"/api/v1/gateways/kannel/{own.pk}/mo?s=" in html  # the reply URL to put in kannel.conf
     operator = UserFactory(organisation=municipality, roles=["operator"])
     assert as_user(operator).get("/gateways/").status_code == 403
+
+
+def test_e_mail_handed_to_the_relay_counts_as_ended(municipality, muni_admin, api_client):
+    """SMTP gives no receipt: once the relay took a message, the send is as finished as Tocsin can know."""
+    services.gateway_configure(name="mail", kind="smtp", channel="email", config={})
+    request = services.send_request_create(
+        organisation_id=municipality.pk, created_by_id=None, purpose="notice", priority=Priority.INFORMATION,
+        content={"nl": {"subject": "s", "text": "t"}}, recipients={Channel.EMAIL: [("a@example.be", "nl")]},
+    )  # fmt: skip
+    from tocsin.delivery.models import Delivery
+
+    Delivery.objects.filter(request=request).update(state="submitted")
+    body = api_client(muni_admin).get(f"/api/v1/send-requests/{request.pk}/progress").json()
+    assert body["ended"] == 1 and body["done"] is True

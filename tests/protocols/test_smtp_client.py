@@ -128,8 +128,8 @@ def test_a_broken_dialogue_says_what_was_answered_before_it_broke():
     assert [o.reply.code for o in error.partial] == [250] and not error.in_doubt
 
 
-def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_path):
-    """aiosmtpd requiring STARTTLS with a self-signed certificate made by openssl for this test."""
+def _tls_server(tmp_path, common_name: str, san: str):
+    """aiosmtpd requiring STARTTLS, with a self-signed certificate made by openssl for this test."""
     import shutil
     import ssl
     import subprocess
@@ -142,7 +142,8 @@ def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_pa
         pytest.skip("openssl is needed to make a test certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)  # fmt: skip
+                    "-days", "1", "-subj", f"/CN={common_name}", "-addext", f"subjectAltName={san}"],
+                   check=True, capture_output=True)  # fmt: skip
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     with socket.socket() as s:
@@ -150,12 +151,16 @@ def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_pa
         port = s.getsockname()[1]
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=server_context, require_starttls=True)
+    client_context = ssl.create_default_context(cafile=str(cert))  # hostname checking stays on
+    return controller, mailbox, port, client_context
+
+
+def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_path):
+    controller, mailbox, port, client_context = _tls_server(tmp_path, "127.0.0.1", "IP:127.0.0.1")
     controller.start()
     try:
 
         async def go():
-            client_context = ssl.create_default_context(cafile=str(cert))
-            client_context.check_hostname = False  # the certificate names 127.0.0.1 as CN only
             client = SmtpClient("127.0.0.1", port, timeout=5)
             await client.connect(tls_context=client_context, starttls="always")
             tls = client.writer.get_extra_info("ssl_object") is not None
@@ -167,3 +172,29 @@ def test_starttls_when_the_server_offers_it_and_the_message_goes_over_tls(tmp_pa
     finally:
         controller.stop()
     assert tls and outcomes[0].reply.code == 250 and len(mailbox.messages) == 1
+
+
+def test_starttls_refuses_a_certificate_for_another_host(tmp_path):
+    """A certificate the client trusts, but for another name: no credentials, no mail over it."""
+    import ssl
+
+    controller, mailbox, port, client_context = _tls_server(tmp_path, "evil.example", "DNS:evil.example")
+    controller.start()
+    try:
+
+        async def go():
+            client = SmtpClient("127.0.0.1", port, timeout=5)
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await client.connect(tls_context=client_context, starttls="always", username="u", password="p")
+            client.close()
+
+        run_async(go, timeout=20)
+    finally:
+        controller.stop()
+    assert mailbox.messages == []
+
+
+def test_commands_refuse_addresses_that_would_inject_smtp():
+    client = SmtpClient("127.0.0.1")
+    with pytest.raises(ValueError):
+        client._commands(Envelope("a@t.invalid", "x@example.be>\r\nRCPT TO:<y@example.be", b""))

@@ -158,9 +158,15 @@ class Dispatcher:
                 await self._set_health(conn, gateway, channel)
                 backoff = 1.0
                 await self._pump(conn, gateway, channel)
-            except (ConnectionError, OSError, TimeoutError, psycopg.Error) as exc:
+            except Exception as exc:
                 # Whatever went wrong, this runner lives on: its claims come back with their leases.
-                logger.warning("gateway %s: %s; again in %.0f s", gateway.name, exc, backoff)
+                if isinstance(exc, (ConnectionError, OSError, TimeoutError, psycopg.Error)):
+                    logger.warning("gateway %s: %s; again in %.0f s", gateway.name, exc, backoff)
+                else:  # a defect, not the network: keep the traceback for whoever reads the log
+                    logger.exception("gateway %s: unexpected error; again in %.0f s", gateway.name, backoff)
+                    if channel is not None:
+                        channel.health.state = "degraded"
+                        channel.health.detail = f"internal error: {type(exc).__name__}"
                 if channel is not None:
                     await self._set_health(conn, gateway, channel)
                 await asyncio.sleep(backoff)

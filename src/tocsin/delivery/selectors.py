@@ -38,7 +38,13 @@ def progress_summary(request: SendRequest) -> dict[str, object]:
 
 def summarise(request_id: int, counts: dict[str, dict[str, int]]) -> dict[str, object]:
     total = sum(sum(states.values()) for states in counts.values())
-    ended = sum(n for states in counts.values() for s, n in states.items() if s in FINAL)
+    # E-mail gets no receipt: handed to the relay (submitted) is as far as Tocsin can know.
+    ended = sum(
+        n
+        for channel, states in counts.items()
+        for s, n in states.items()
+        if s in FINAL or (channel == domain.Channel.EMAIL.value and s == domain.State.SUBMITTED.value)
+    )
     return {
         "request": request_id,
         "total": total,

@@ -108,6 +108,11 @@ def send_request_create(
     """
     if not content:
         raise RuleError(gettext_noop("The message has no text."), field="content")
+    for texts in content.values():
+        if any(ch in texts.get("subject", "") for ch in "\r\n"):
+            raise RuleError(gettext_noop("The subject must be a single line."), field="subject")
+        if any("\x00" in value for value in texts.values()):
+            raise RuleError(gettext_noop("The message must not contain NUL characters."), field="content")
     checked = {channel: _checked(channel, entries) for channel, entries in recipients.items() if entries}
     if not checked:
         raise RuleError(gettext_noop("Choose at least one recipient."), field="recipients")

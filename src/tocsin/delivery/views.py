@@ -122,14 +122,28 @@ async def _progress_stream(request_id: int) -> AsyncIterator[str]:
             await asyncio.sleep(MIN_INTERVAL_S)
 
 
+MAX_STREAMS = 50  # live progress pages per web process
+_streams = asyncio.Semaphore(MAX_STREAMS)
+
+
+async def _guarded(stream: AsyncIterator[str]) -> AsyncIterator[str]:
+    async with _streams:
+        async for event in stream:
+            yield event
+
+
 @login_required
-async def send_events(request: HttpRequest, request_id: int) -> StreamingHttpResponse:
+async def send_events(request: HttpRequest, request_id: int) -> HttpResponse | StreamingHttpResponse:
     user: User = await request.auser()  # type: ignore[assignment]  # login_required: never anonymous
     try:
         await sync_to_async(selectors.send_request_get)(actor=user, request_id=request_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
-    response = StreamingHttpResponse(_progress_stream(request_id), content_type="text/event-stream")
+    if _streams.locked():
+        # Each stream holds a database connection: past the cap, the page keeps its last counts and
+        # the browser tries again (SSE retry) rather than starving the workers of connections.
+        return HttpResponse("Too many live pages open; retrying shortly.", status=503, headers={"Retry-After": "10"})
+    response = StreamingHttpResponse(_guarded(_progress_stream(request_id)), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response

@@ -83,7 +83,10 @@ class SmtpClient:
     ) -> None:
         async with asyncio.timeout(self.timeout):
             self.reader, self.writer = await asyncio.open_connection(
-                self.host, self.port, ssl=(tls_context or ssl.create_default_context()) if implicit_tls else None
+                self.host,
+                self.port,
+                ssl=(tls_context or ssl.create_default_context()) if implicit_tls else None,
+                server_hostname=self.host if implicit_tls else None,
             )
             greeting = await self._reply()
             if greeting.code != 220:
@@ -92,7 +95,9 @@ class SmtpClient:
             if starttls != "never" and not implicit_tls:
                 if "starttls" in self.extensions:
                     await self._expect(b"STARTTLS\r\n", 220)
-                    await self.writer.start_tls(tls_context or ssl.create_default_context())
+                    if self.reader._buffer:  # type: ignore[attr-defined]  # bytes injected before TLS began
+                        raise SmtpError(0, "the server sent data before the TLS handshake")
+                    await self.writer.start_tls(tls_context or ssl.create_default_context(), server_hostname=self.host)
                     await self._hello()
                 elif starttls == "always":
                     raise SmtpError(0, "the server does not offer STARTTLS")
@@ -134,7 +139,8 @@ class SmtpClient:
     async def _reply(self) -> Reply:
         lines: list[str] = []
         while True:
-            line = await self.reader.readline()
+            async with asyncio.timeout(self.timeout):  # per reply: a slow but steady server is not cut off
+                line = await self.reader.readline()
             if not line:
                 raise SmtpError(0, "the server closed the connection")
             text = line.decode("utf-8", "replace").rstrip("\r\n")
@@ -151,9 +157,12 @@ class SmtpClient:
             raise SmtpError(reply.code, reply.text)
         return reply
 
-    @staticmethod
-    def _commands(envelope: Envelope) -> bytes:
-        return f"MAIL FROM:<{envelope.sender}>\r\nRCPT TO:<{envelope.recipient}>\r\nDATA\r\n".encode("ascii")
+    def _commands(self, envelope: Envelope) -> bytes:
+        for address in (envelope.sender, envelope.recipient):
+            if any(c in address for c in "\r\n<>") or not address.isascii():
+                raise ValueError(f"not a plain address: {address!r}")  # no command injection
+        body = " BODY=8BITMIME" if "8bitmime" in self.extensions else ""
+        return f"MAIL FROM:<{envelope.sender}>{body}\r\nRCPT TO:<{envelope.recipient}>\r\nDATA\r\n".encode("ascii")
 
     async def send_many(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
         """Send each envelope in its own transaction; one Outcome per envelope, in order.
@@ -164,12 +173,11 @@ class SmtpClient:
         outcomes: list[Outcome] = []
         self._in_doubt = False
         try:
-            async with asyncio.timeout(self.timeout + 0.05 * len(envelopes)):
-                if self.pipelining:
-                    await self._pipelined(envelopes, outcomes)
-                else:
-                    for envelope in envelopes:
-                        outcomes.append(await self._one(envelope))
+            if self.pipelining:
+                await self._pipelined(envelopes, outcomes)
+            else:
+                for envelope in envelopes:
+                    outcomes.append(await self._one(envelope))
         except (SmtpError, OSError, TimeoutError) as exc:
             code = exc.code if isinstance(exc, SmtpError) else 0
             error = SmtpError(code, str(exc) or type(exc).__name__)

@@ -19,6 +19,7 @@ from tocsin.delivery.outbox import Result
 from tocsin.protocols.smtp import Envelope, Outcome, SmtpClient, SmtpError
 
 _DEFAULT_FROM = "no-reply@tocsin.invalid"
+_POLICY = email.policy.SMTP.clone(cte_type="7bit")
 
 
 @register
@@ -70,7 +71,8 @@ class SmtpChannel(Channel):
         key = (item.request_id, item.language)
         body = self._bodies.get(key)
         if body is None:
-            msg = EmailMessage()
+            # 7-bit transfer encodings (quoted-printable) for accented text: safe through any relay.
+            msg = EmailMessage(policy=_POLICY)
             msg["From"] = self.gateway.config.get("from", f"Tocsin <{_DEFAULT_FROM}>")
             msg["Subject"] = item.content.get("subject", "")
             msg["Auto-Submitted"] = "auto-generated"
@@ -78,7 +80,7 @@ class SmtpChannel(Channel):
             if item.content.get("html"):
                 msg.add_alternative(item.content["html"], subtype="html")
             msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
-            body = msg.as_bytes(policy=email.policy.SMTP)
+            body = msg.as_bytes(policy=_POLICY)
             if len(self._bodies) >= 64:
                 self._bodies.pop(next(iter(self._bodies)))
             self._bodies[key] = body
@@ -106,7 +108,17 @@ class SmtpChannel(Channel):
             try:
                 if not client.connected:
                     client = self.connections[index] = await self._connect()
-                outcomes = await client.send_many([self._envelope(i, date) for i in items])
+                envelopes, unfit = [], []
+                for i in items:
+                    try:
+                        envelopes.append(self._envelope(i, date))
+                    except ValueError as exc:  # a header the email package refuses: this one fails alone
+                        unfit.append(Result(i.delivery_id, "failed", error=f"message not buildable: {exc}"))
+                if unfit:
+                    failed_ids = {r.delivery_id for r in unfit}
+                    results += unfit
+                    items = [i for i in items if i.delivery_id not in failed_ids]
+                outcomes = await client.send_many(envelopes)
             except ConnectionError as exc:
                 return results + [Result(i.delivery_id, "retry", error=str(exc)) for i in items]
             except SmtpError as exc:
