@@ -56,8 +56,10 @@ def scratch_database() -> Iterator[tuple[str, dict[str, str]]]:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
-def wait_drained(url: str, timeout: float, states: tuple[str, ...] = ("queued", "claimed", "submitted")) -> float:
-    """Seconds until no delivery is in one of ``states``."""
+def wait_drained(
+    url: str, timeout: float, states: tuple[str, ...] = ("queued", "claimed", "submitted"), poll: float = 0.5
+) -> float:
+    """Seconds until no delivery is in one of ``states`` (measured to within ``poll`` seconds)."""
     start = time.monotonic()
     left = -1
     with psycopg.connect(url, autocommit=True) as conn:
@@ -68,7 +70,7 @@ def wait_drained(url: str, timeout: float, states: tuple[str, ...] = ("queued", 
             left = row[0] if row else 0
             if left == 0:
                 return time.monotonic() - start
-            time.sleep(0.5)  # a count over a million rows is not free: do not slow down what is measured
+            time.sleep(poll)  # a count over a million rows is not free: do not slow down what is measured
     raise SystemExit(f"not drained within {timeout:.0f} s ({left} left)")
 
 

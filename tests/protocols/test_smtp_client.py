@@ -198,3 +198,40 @@ def test_commands_refuse_addresses_that_would_inject_smtp():
     client = SmtpClient("127.0.0.1")
     with pytest.raises(ValueError):
         client._commands(Envelope("a@t.invalid", "x@example.be>\r\nRCPT TO:<y@example.be", b""))
+
+
+def test_a_server_that_stops_answering_times_out_without_cutting_off_a_slow_one():
+    """Replies 0.3 s apart pass a 1 s timeout (it is per reply, not per batch); silence ends it."""
+
+    async def go():
+        import asyncio
+
+        async def slow_then_silent(reader, writer):
+            writer.write(b"220 hi\r\n")
+            await reader.readline()
+            writer.write(b"250 hi\r\n")
+            for _message in range(2):
+                for reply in (b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"):
+                    await reader.readline()
+                    await asyncio.sleep(0.3)
+                    writer.write(reply)
+                while (await reader.readline()) != b".\r\n":
+                    pass
+                writer.write(b"250 queued\r\n")
+            await reader.read()  # says nothing more
+
+        server = await asyncio.start_server(slow_then_silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = SmtpClient("127.0.0.1", port, timeout=1)
+        await client.connect(starttls="never")
+        envelopes = [Envelope("b@t.invalid", f"{i}@example.be", _message(f"{i}@example.be", "x")) for i in range(3)]
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(SmtpError) as caught:
+            await client.send_many(envelopes)
+        elapsed = asyncio.get_running_loop().time() - started
+        server.close()
+        return caught.value, elapsed
+
+    error, elapsed = run_async(go, timeout=30)
+    assert [o.reply.code for o in error.partial] == [250, 250]  # 2 x 4 slow replies: 2.4 s > 1 s, all fine
+    assert "no reply within 1 s" in str(error) and elapsed < 5

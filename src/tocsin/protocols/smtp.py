@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -71,6 +72,8 @@ class SmtpClient:
     timeout: float = 15.0
     local_hostname: str = "tocsin.invalid"
     extensions: dict[str, str] = field(default_factory=dict)
+    _progress: float = 0.0
+    _timed_out: bool = False
 
     async def connect(
         self,
@@ -139,8 +142,8 @@ class SmtpClient:
     async def _reply(self) -> Reply:
         lines: list[str] = []
         while True:
-            async with asyncio.timeout(self.timeout):  # per reply: a slow but steady server is not cut off
-                line = await self.reader.readline()
+            line = await self.reader.readline()
+            self._progress = time.monotonic()  # for send_many's watchdog
             if not line:
                 raise SmtpError(0, "the server closed the connection")
             text = line.decode("utf-8", "replace").rstrip("\r\n")
@@ -172,6 +175,7 @@ class SmtpClient:
         """
         outcomes: list[Outcome] = []
         self._in_doubt = False
+        watchdog = self._watch()
         try:
             if self.pipelining:
                 await self._pipelined(envelopes, outcomes)
@@ -180,10 +184,35 @@ class SmtpClient:
                     outcomes.append(await self._one(envelope))
         except (SmtpError, OSError, TimeoutError) as exc:
             code = exc.code if isinstance(exc, SmtpError) else 0
-            error = SmtpError(code, str(exc) or type(exc).__name__)
+            text = f"no reply within {self.timeout:.0f} s" if self._timed_out else (str(exc) or type(exc).__name__)
+            error = SmtpError(code, text)
             error.partial, error.in_doubt = outcomes, self._in_doubt
             raise error from exc
+        finally:
+            watchdog()
         return outcomes
+
+    def _watch(self) -> Callable[[], None]:
+        """Abort the connection when no reply came for ``timeout`` seconds; returns the cancel function.
+
+        One timer per batch, re-armed only when it fires, instead of a timeout per reply (four per
+        message without pipelining): a slow but steady server is never cut off.
+        """
+        loop = asyncio.get_running_loop()
+        self._progress = time.monotonic()
+        self._timed_out = False
+        handle: list[asyncio.TimerHandle] = []
+
+        def check() -> None:
+            idle = time.monotonic() - self._progress
+            if idle >= self.timeout:
+                self._timed_out = True
+                self.writer.transport.abort()  # the pending read ends; send_many reports the timeout
+            else:
+                handle[0] = loop.call_later(self.timeout - idle, check)
+
+        handle.append(loop.call_later(self.timeout, check))
+        return lambda: handle[0].cancel()
 
     async def _one(self, envelope: Envelope) -> Outcome:
         for command in self._commands(envelope).split(b"\r\n")[:-1]:
