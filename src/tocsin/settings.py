@@ -119,6 +119,9 @@ INSTALLED_APPS = [
     "tocsin.audit",
     "tocsin.organisations",
     "tocsin.delivery",
+    "tocsin.geo",
+    "tocsin.citizens",
+    "tocsin.audiences",
     "tocsin.web",
 ]
 
