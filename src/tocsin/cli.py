@@ -203,6 +203,44 @@ def cmd_demo_code(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    if not os.path.isfile(args.file):
+        print(f"tocsin import {args.what}: {args.file}: no such file", file=sys.stderr)
+        return 2
+    _use_database()
+    from tocsin.geo import best, services
+    from tocsin.runtime.progress import Progress
+
+    progress = Progress(total=os.path.getsize(args.file), label=args.what)
+    try:
+        summary = services.addresses_import(
+            path=args.file,
+            restart=args.restart,
+            rejects_path=args.rejects,
+            progress=progress,
+            say=lambda message: print(message, file=sys.stderr),
+            batch_size=args.batch_size,
+        )
+    except best.FileError as exc:
+        print(f"tocsin import {args.what}: {exc}", file=sys.stderr)
+        return 2
+    except services.ImportRefused as exc:
+        print(f"tocsin import {args.what}: {exc}", file=sys.stderr)
+        return 1
+    rate = summary.rows_this_run / summary.seconds if summary.seconds else 0.0
+    resumed = f" (resumed after row {summary.resumed_after_row:,})" if summary.resumed_after_row else ""
+    print(f"{summary.rows:,} rows read{resumed} in {summary.seconds:.1f} s, {rate:,.0f} rows/s")
+    print(f"{summary.inserted:>10,}  inserted")
+    print(f"{summary.updated:>10,}  updated")
+    print(f"{summary.unchanged:>10,}  unchanged")
+    print(f"{summary.rejected:>10,}  rejected" + (":" if summary.rejected else ""))
+    for line in summary.reasons.lines():
+        print("  " + line)
+    if args.rejects and summary.rejected:
+        print(f"Rejected rows and their reasons: {args.rejects}")
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _use_database()
     from django.core.management import execute_from_command_line
@@ -274,6 +312,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="a head hash printed by an earlier verify: it must still be in the chain")
     p = add("demo-code", cmd_demo_code, "Print the current two-factor code of a demo login.")
     p.add_argument("email")
+    p = add(
+        "import",
+        cmd_import,
+        "Import reference data: `tocsin import addresses FILE` loads a BeST Address CSV (see docs/geo.md).",
+    )
+    p.add_argument("what", choices=["addresses"])
+    p.add_argument("file", metavar="FILE", help="the CSV (.csv or .csv.gz), as BOSA publishes it")
+    p.add_argument("--restart", action="store_true", help="start over instead of resuming an unfinished import")
+    p.add_argument("--rejects", metavar="FILE.csv", help="write every rejected row with its reason to this CSV")
+    p.add_argument("--batch-size", type=int, default=10_000, help=argparse.SUPPRESS)
     p = add(
         "manage",
         cmd_manage,

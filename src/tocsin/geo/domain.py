@@ -192,3 +192,17 @@ def random_points(area: BaseGeometry, count: int, rng: Any) -> Sequence[tuple[fl
     xs = np.concatenate(out_x)
     ys = np.concatenate(out_y)
     return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def search_key(*names: str) -> str:
+    """Street names in lower case without accents, joined by a space, for the autocomplete's prefix search."""
+    import unicodedata
+
+    parts = []
+    for name in names:
+        if not name:
+            continue
+        plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+        plain = plain.replace("ß", "ss")
+        parts.append(" ".join(plain.lower().replace("'", " ").replace("-", " ").split()))
+    return " ".join(parts)
