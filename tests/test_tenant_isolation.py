@@ -14,8 +14,11 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.audiences.factories import registration
 from tests.organisations.factories import UserFactory
 from tocsin.api.main import api
+from tocsin.audiences import services as audiences_services
+from tocsin.audiences.models import BinGroup, BinMembership, BinSender, Contact, ContactList
 from tocsin.delivery import services as delivery_services
 from tocsin.delivery.domain import Channel, Priority
 from tocsin.delivery.models import Delivery
@@ -34,7 +37,22 @@ def victim(police_admin):
         organisation_id=police_admin.organisation_id, created_by_id=police_admin.pk, purpose="alert",
         priority=Priority.ALERT, content={"nl": {"text": "t"}}, recipients={Channel.SMS: [("+32470000001", "nl")]},
     )  # fmt: skip
+    # Audiences: a contact list with a contact, a BIN group with a member and a proposed sender.
+    Organisation.objects.filter(pk=police_admin.organisation_id).update(bin_option=True)
+    police_admin.organisation.refresh_from_db()
+    contact_list = audiences_services.contact_list_create(actor=police_admin, name="Banks")
+    contact = audiences_services.contact_create(
+        actor=police_admin, list_id=contact_list.pk, name="Bank", mobile="0470000002"
+    )
+    group = audiences_services.bin_group_create(
+        actor=police_admin, name="BIN", coordinator_email=colleague.email, police_officer_email=police_admin.email
+    )
+    audiences_services.bin_group_join(code=group.code, registration_id=registration().pk)
+    audiences_services.bin_sender_nominate(actor=police_admin, group_id=group.pk, user_id=colleague.pk)
     return {
+        "list_id": contact_list.pk,
+        "contact_id": contact.pk,
+        "group_id": group.pk,
         "user_id": colleague.pk,
         "organisation_id": police_admin.organisation_id,
         "token_id": token.pk,
@@ -51,7 +69,24 @@ def _snapshot(victim) -> tuple:
     tokens = tuple(ApiToken.objects.filter(user__organisation=org).values_list("pk", "revoked_at"))
     notices = tuple(Notice.objects.filter(user__organisation=org).values_list("pk", "read_at"))
     deliveries = tuple(Delivery.objects.filter(request__organisation=org).values_list("pk", "state"))
-    return org.status, org.access_epoch, people, tokens, notices, deliveries
+    return org.status, org.access_epoch, people, tokens, notices, deliveries, _audiences_snapshot(org)
+
+
+def _audiences_snapshot(org) -> tuple:
+    lists = tuple(ContactList.objects.filter(organisation=org).order_by("pk").values_list("pk", "name", "updated_at"))
+    contacts = tuple(
+        Contact.objects.filter(contact_list__organisation=org).order_by("pk").values_list("pk", "name", "mobile")
+    )
+    groups = tuple(
+        BinGroup.objects.filter(organisation=org).order_by("pk").values_list("pk", "name", "code", "coordinator_id")
+    )
+    members = BinMembership.objects.filter(group__organisation=org).count()
+    senders = tuple(
+        BinSender.objects.filter(group__organisation=org)
+        .order_by("pk")
+        .values_list("pk", "approved_by_coordinator_at", "approved_by_police_at", "revoked_at")
+    )
+    return lists, contacts, groups, members, senders
 
 
 def _api_operations() -> list[tuple[str, str]]:
@@ -67,7 +102,7 @@ def _api_operations() -> list[tuple[str, str]]:
 
 def test_every_api_route_with_an_id_is_covered():
     params = {p for _m, path in _api_operations() for p in re.findall(r"{(\w+)}", path)}
-    assert params <= {"user_id", "organisation_id", "request_id"}
+    assert params <= {"user_id", "organisation_id", "request_id", "list_id", "contact_id", "group_id"}
 
 
 @pytest.mark.parametrize(("method", "path"), _api_operations())
@@ -75,7 +110,7 @@ def test_tenant_isolation_api(method, path, muni_admin, victim, api_client):
     client = api_client(muni_admin)
     before = _snapshot(victim)
     url = path.format(**victim)
-    body = {"roles": ["viewer"], "reason": "x", "sms_sender": "X", "languages": ["nl"]}
+    body = {"roles": ["viewer"], "reason": "x", "sms_sender": "X", "languages": ["nl"], "name": "x"}
     response = client.generic(method, url, json.dumps(body), content_type="application/json")
     assert response.status_code in (403, 404), (method, url, response.status_code, response.content[:200])
     assert _snapshot(victim) == before
@@ -99,7 +134,8 @@ def _portal_routes() -> list[str]:
 
 def test_every_portal_route_with_an_id_is_covered():
     params = {p for route in _portal_routes() for p in re.findall(r"<int:(\w+)>", route)}
-    assert params <= {"user_id", "organisation_id", "token_id", "notice_id", "request_id"}
+    assert params <= {"user_id", "organisation_id", "token_id", "notice_id", "request_id", "list_id", "contact_id",
+                      "group_id"}  # fmt: skip
 
 
 @pytest.mark.parametrize("route", _portal_routes())

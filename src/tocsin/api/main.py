@@ -88,3 +88,6 @@ api.add_router("/", organisations_router)
 from tocsin.delivery.api import router as delivery_router  # noqa: E402
 
 api.add_router("/", delivery_router)
+from tocsin.audiences.api import router as audiences_router  # noqa: E402
+
+api.add_router("/", audiences_router)

@@ -205,9 +205,9 @@ def contact_create(
         "language": language,
         "notes": notes,
     }
-    data = domain.contact_clean(values, default_language=_default_language(actor.organisation))
     with transaction.atomic():
-        contact_list = _list_for_update(actor, list_id)
+        contact_list = _list_for_update(actor, list_id)  # first: another organisation's list is 404, not 422
+        data = domain.contact_clean(values, default_language=_default_language(actor.organisation))
         _duplicate_in_list(contact_list, data)
         contact = Contact.objects.create(contact_list=contact_list, **asdict(data))
         _audit(

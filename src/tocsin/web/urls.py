@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tocsin.audiences import views as audiences_views
 from tocsin.delivery import views as delivery_views
 from tocsin.web import views
 
@@ -28,4 +29,11 @@ urlpatterns = [
     path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
     path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
     path("cc/<str:what>/", views.cc_publish, name="cc_publish"),
+    # audiences: contact lists (BA-7-LISTS) and BIN groups (BA-7-BIN)
+    path("lists/", audiences_views.lists, name="lists"),
+    path("lists/<int:list_id>/", audiences_views.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/export/", audiences_views.list_export, name="list_export"),
+    path("contacts/<int:contact_id>/", audiences_views.contact_detail, name="contact_detail"),
+    path("bin-groups/", audiences_views.bin_groups, name="bin_groups"),
+    path("bin-groups/<int:group_id>/", audiences_views.bin_group_detail, name="bin_group_detail"),
 ]
