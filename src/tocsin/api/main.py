@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 
+from tocsin.citizens.services import Throttled
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
@@ -61,6 +62,13 @@ def on_rule_error(request: HttpRequest, exc: RuleError) -> HttpResponse:
     return _error(request, 422, [item])
 
 
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    response = _error(request, 429, localise(exc))
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(AccessDenied)
 def on_access_denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return _error(request, 403, localise(exc))
@@ -91,3 +99,6 @@ api.add_router("/", delivery_router)
 from tocsin.audiences.api import router as audiences_router  # noqa: E402
 
 api.add_router("/", audiences_router)
+from tocsin.citizens.api import router as citizens_router  # noqa: E402
+
+api.add_router("/", citizens_router)

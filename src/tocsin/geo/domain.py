@@ -1,7 +1,7 @@
 """Pure geography: grid cells, areas, distances (no Django import).
 
 Points are (longitude, latitude) in WGS 84, as in GeoJSON. An address carries
-the id of the grid cell it lies in (0.01° × 0.01°, about 1.1 km × 0.7 km in
+the id of the grid cell it lies in (0.01° by 0.01°, about 1.1 km by 0.7 km in
 Belgium); an area query counts whole cells inside the area with one indexed
 SQL statement and tests only the points of the cells on its edge one by one.
 """
@@ -37,7 +37,7 @@ def cells_of(lon: Any, lat: Any) -> Any:
     """Vectorised ``cell_of`` over numpy arrays."""
     import numpy as np
 
-    return ((np.floor(lat / CELL).astype(np.int64) + 9000) * _ROWS + (np.floor(lon / CELL).astype(np.int64) + 18000))
+    return (np.floor(lat / CELL).astype(np.int64) + 9000) * _ROWS + (np.floor(lon / CELL).astype(np.int64) + 18000)
 
 
 def cell_box(cell: int) -> tuple[float, float, float, float]:
@@ -71,8 +71,8 @@ def cover(area: BaseGeometry) -> Cover:
 
     cols = np.arange(c0, c1 + 1)
     rows = np.arange(r0, r1 + 1)
-    cc, rr = np.meshgrid(cols, rows)
-    cc, rr = cc.ravel(), rr.ravel()
+    grid_c, grid_r = np.meshgrid(cols, rows)
+    cc, rr = grid_c.ravel(), grid_r.ravel()
     boxes = shapely.box(cc * CELL, rr * CELL, (cc + 1) * CELL, (rr + 1) * CELL)
     prepared = area
     shapely.prepare(prepared)
@@ -192,6 +192,65 @@ def random_points(area: BaseGeometry, count: int, rng: Any) -> Sequence[tuple[fl
     xs = np.concatenate(out_x)
     ys = np.concatenate(out_y)
     return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Area:
+    """An area chosen by a person: a drawn polygon, a circle, municipalities or postal codes."""
+
+    kind: str  # polygon | circle | municipalities | postcodes
+    geometry: BaseGeometry | None = None
+    codes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        if self.kind in ("polygon", "circle") and self.geometry is not None:
+            return {"type": self.kind, "geometry": shapely.geometry.mapping(self.geometry)}
+        key = "nis_codes" if self.kind == "municipalities" else "postcodes"
+        return {"type": self.kind, key: list(self.codes)}
+
+
+MAX_CODES = 600
+
+
+def area_from_json(value: Any) -> Area:
+    """Parse ``{"type": "polygon", "geometry": GeoJSON}``, ``{"type": "circle", "center": [lon, lat],
+    "radius_m": 500}``, ``{"type": "municipalities", "nis_codes": [...]}`` or ``{"type": "postcodes",
+    "postcodes": [...]}``; refuse anything else naming the field."""
+    if not isinstance(value, Mapping):
+        raise RuleError(gettext_noop("The area must be an object with a type."), field="area")
+    kind = value.get("type")
+    if kind == "polygon":
+        return Area("polygon", geometry_from_geojson(value.get("geometry") or {}))
+    if kind == "circle":
+        center = value.get("center")
+        if not (isinstance(center, Sequence) and len(center) == 2 and all(isinstance(c, int | float) for c in center)):
+            raise RuleError(gettext_noop("The centre must be [longitude, latitude]."), field="center")
+        radius = value.get("radius_m")
+        if not isinstance(radius, int | float) or isinstance(radius, bool):
+            raise RuleError(gettext_noop("The radius must be a number of metres."), field="radius_m")
+        return Area("circle", circle(float(center[0]), float(center[1]), float(radius)))
+    if kind in ("municipalities", "postcodes"):
+        key = "nis_codes" if kind == "municipalities" else "postcodes"
+        width = 5 if kind == "municipalities" else 4
+        raw = value.get(key)
+        if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+            raise RuleError(gettext_noop("Give at least one code."), field=key)
+        if len(raw) > MAX_CODES:
+            raise RuleError(gettext_noop("Too many codes (at most %(max)s)."), field=key, params={"max": MAX_CODES})
+        codes = []
+        for code in raw:
+            text = str(code).strip()
+            if not (text.isdigit() and len(text) == width):
+                raise RuleError(
+                    gettext_noop("%(code)s is not a code of %(width)s digits."),
+                    field=key,
+                    params={"code": text[:20], "width": width},
+                )
+            codes.append(text)
+        return Area(kind, codes=tuple(sorted(set(codes))))
+    raise RuleError(
+        gettext_noop("The area type must be polygon, circle, municipalities or postcodes."), field="area.type"
+    )
 
 
 def search_key(*names: str) -> str:

