@@ -1,10 +1,14 @@
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from tocsin.api.main import api
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("citizen/", include("tocsin.citizens.urls")),
+    # The BIN invitation link handed out by entities (docs/audiences.md).
+    path("bin/join/<str:code>/", RedirectView.as_view(pattern_name="citizens:bin_join", permanent=False)),
     path("", include("tocsin.web.urls")),
 ]
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.citizens.conftest import peers, register  # noqa: F401 — fixtures for the citizen journey
+
 # Playwright's sync API runs an event loop in this thread; the Django ORM calls the
 # test makes next to it are ordinary blocking calls, which Django must be told to allow.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
