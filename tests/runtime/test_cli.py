@@ -10,7 +10,20 @@ import pytest
 
 from tocsin.cli import build_parser
 
-COMMANDS = ["demo", "web", "worker", "gateway", "migrate", "db", "createadmin", "audit", "demo-code", "manage", "geo", "import"]
+COMMANDS = [
+    "demo",
+    "web",
+    "worker",
+    "gateway",
+    "migrate",
+    "db",
+    "createadmin",
+    "audit",
+    "demo-code",
+    "manage",
+    "geo",
+    "import",
+]
 
 
 def _tocsin(*args: str) -> subprocess.CompletedProcess[str]:
