@@ -398,3 +398,27 @@ def bin_code(request: HttpRequest) -> HttpResponse:
     if not code:
         return redirect("citizens:me")
     return redirect("citizens:bin_join", code=code)
+
+
+def coverage_page(request: HttpRequest) -> HttpResponse:
+    """For a municipality or governor: how many people registered in its area (counts only, BA-7.4),
+    and its sign-up link and QR code to promote registration (BA-7.3)."""
+    from django.contrib.auth.views import redirect_to_login
+
+    from tocsin.geo.domain import Area
+    from tocsin.organisations.services import AccessDenied
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    user = request.user
+    org = user.organisation
+    nis = request.GET.get("nis", "") if org.is_crisis_centre else org.nis_code
+    context: dict[str, Any] = {"nis": nis, "counts": selectors.registration_counts() if org.is_crisis_centre else None}
+    if nis and Municipality.objects.filter(nis_code=nis).exists():
+        try:
+            context["coverage"] = selectors.coverage(actor=user, area=Area("municipalities", codes=(nis,)))
+        except AccessDenied as exc:
+            return render(request, "web/refused.html", {"reason": localise(exc)}, status=403)
+        context["municipality"] = Municipality.objects.get(nis_code=nis)
+        context["link"] = f"{settings.BASE_URL.rstrip('/')}{reverse('citizens:join', args=[nis])}"
+    return render(request, "citizens/coverage.html", context)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tocsin.audiences import views as audiences_views
+from tocsin.citizens import views as citizen_views
 from tocsin.delivery import views as delivery_views
 from tocsin.web import views
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("sends/<int:request_id>/", delivery_views.send_detail, name="send_detail"),
     path("sends/<int:request_id>/events", delivery_views.send_events, name="send_events"),
     path("gateways/", delivery_views.gateways, name="gateways"),
+    path("registrations/", citizen_views.coverage_page, name="registrations"),
     path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
     path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
     path("cc/<str:what>/", views.cc_publish, name="cc_publish"),

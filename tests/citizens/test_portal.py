@@ -1,0 +1,53 @@
+"""The registrations page of an entity: counts, the sign-up link and QR code — never a person (BA-7.3, BA-7.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tocsin.citizens.models import CitizenAddress, ContactPoint, Registration
+from tocsin.geo import domain
+
+pytestmark = pytest.mark.django_db
+
+
+def _registered(register, name="Jan", status="active"):
+    r = Registration.objects.create(name=name, language="nl", status=status, consent_version="2026-11",
+                                    consent_at="2026-11-01T00:00Z")  # fmt: skip
+    ContactPoint.objects.create(registration=r, kind="mobile", value="+32470000001", sms=True,
+                                verified_at="2026-11-01T00:00Z")  # fmt: skip
+    a = register["home"]
+    CitizenAddress.objects.create(
+        registration=r, label="home", address_id=a.pk, text=a.label(), postcode=a.postcode,
+        nis_code=a.municipality_id, lon=a.lon, lat=a.lat, cell=domain.cell_of(a.lon, a.lat),
+    )  # fmt: skip
+    return r
+
+
+def test_ba_7_4_municipality_sees_counts_link_and_qr_but_no_person(register, municipality, muni_admin, as_user):
+    municipality.nis_code = "41081"
+    municipality.save()
+    _registered(register, "Jan Geheim")
+    _registered(register, "Piet Gepauzeerd", status="paused")
+    page = as_user(muni_admin).get("/registrations/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="people">1<' in html
+    assert "/citizen/join/41081/" in html
+    assert "Jan Geheim" not in html and "+32470000001" not in html
+    qr = as_user(muni_admin).get("/citizen/join/41081/qr.svg")
+    assert qr.status_code == 200 and qr["Content-Type"] == "image/svg+xml" and b"<svg" in qr.content
+
+
+def test_ba_4_t1_police_zone_gets_no_citizen_coverage(register, police_zone, police_admin, as_user):
+    police_zone.nis_code = "41081"
+    police_zone.save()
+    assert as_user(police_admin).get("/registrations/").status_code == 403
+
+
+def test_ba_7_3_shareable_link_remembers_the_municipality(register, client):
+    response = client.get("/citizen/join/41081/")
+    assert response.status_code == 302 and response["Location"].startswith("/citizen/sign-up/")
+    assert client.session["citizen_referrer"] == "41081"
+    assert client.get("/citizen/join/99999/").status_code == 404
+    page = client.get("/citizen/sign-up/")
+    assert page.status_code == 200 and b"data-pow" in page.content
