@@ -107,6 +107,20 @@ def load_demo_data() -> bool:
     return True
 
 
+def load_demo_geography(count: int = 200_000) -> bool:
+    """Municipalities, postal codes, outlines and a synthetic address register, once."""
+    from tocsin.geo import services, synthetic
+    from tocsin.geo.models import Address
+
+    if Address.objects.exists():
+        return False
+    print("Loading Belgium's municipalities and a synthetic address register …", flush=True)
+    services.municipalities_load()
+    services.boundaries_load()
+    synthetic.addresses_synthesise(count=count)
+    return True
+
+
 def current_code(email: str) -> str | None:
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -138,6 +152,8 @@ def run_demo(*, host: str, port: int) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     if load_demo_data():
         print("Demo data loaded.", flush=True)
+    if load_demo_geography():
+        print("Belgium's municipalities and a synthetic register of 200,000 addresses loaded.", flush=True)
     tocsin = [sys.executable, "-m", "tocsin.cli"]
     children = {
         "web": subprocess.Popen([*tocsin, "web", "--host", host, "--port", str(port)], env=env),
