@@ -198,6 +198,9 @@ X_FRAME_OPTIONS = "DENY"
 TOCSIN_LOGIN_MAX_FAILURES = env_int("TOCSIN_LOGIN_MAX_FAILURES", 5)
 TOCSIN_LOGIN_LOCK_SECONDS = env_int("TOCSIN_LOGIN_LOCK_SECONDS", 15 * 60)
 TOCSIN_INVITATION_HOURS = env_int("TOCSIN_INVITATION_HOURS", 72)
+# Citizens' sign-up (docs/citizens.md): proof-of-work difficulty, the countries whose numbers may register.
+TOCSIN_POW_BITS = env_int("TOCSIN_POW_BITS", 16)
+TOCSIN_CITIZEN_COUNTRIES = tuple(c.strip().upper() for c in env("TOCSIN_CITIZEN_COUNTRIES", "BE").split(",") if c)
 OTP_TOTP_ISSUER = "Tocsin"
 
 LANGUAGE_CODE = "nl"
