@@ -189,7 +189,13 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         _fresh_challenge(form)
     elif request.method == "GET":
         form.initial["challenge"] = services.challenge_issue()["challenge"]
-    context = {"form": form, "bits": services.pow_bits(), "max_addresses": domain.MAX_ADDRESSES}
+    more_open = any(form[f"address_{i}"].value() or form[f"address_{i}"].errors for i in range(2, 6))
+    context = {
+        "form": form,
+        "bits": services.pow_bits(),
+        "max_addresses": domain.MAX_ADDRESSES,
+        "more_open": more_open,
+    }
     context["address_rows"] = [
         (form[f"address_{i}"], form[f"address_{i}_id"], form[f"label_{i}"]) for i in range(1, domain.MAX_ADDRESSES + 1)
     ]
