@@ -313,7 +313,7 @@ def me(request: HttpRequest) -> HttpResponse:
         "saved": saved,
         "welcome": request.GET.get("welcome") == "1",
         "points": ContactPoint.objects.filter(registration=registration).order_by("id"),
-        "addresses": registration.addresses.order_by("id"),
+        "addresses": [(a.text, dict(LABELS).get(a.label, a.label)) for a in registration.addresses.order_by("id")],
         "groups": _groups(registration),
         "joined": request.GET.get("joined") == "1",
     }
