@@ -301,3 +301,50 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[dict[str, Any]]:
     return selectors.registration_lookup(
         actor=user, contact=payload.contact, reason=payload.reason, ip=client_ip(request)
     )
+
+
+class BinJoinIn(Schema):
+    code: str = Field(max_length=40)
+
+
+class BinLeaveIn(Schema):
+    group_id: int
+
+
+class BinGroupOut(Schema):
+    id: int
+    name: str
+    organisation: str
+
+
+def _groups(registration: Registration) -> list[BinGroupOut]:
+    from tocsin.audiences.selectors import bin_groups_of_registration
+
+    return [
+        BinGroupOut(id=g.pk, name=g.name, organisation=g.organisation.name)
+        for g in bin_groups_of_registration(registration_id=registration.pk)
+    ]
+
+
+@router.get("/citizens/me/bin-groups", response=list[BinGroupOut], auth=CitizenAuth(), summary="My BIN groups")
+def me_bin_groups(request: HttpRequest) -> list[BinGroupOut]:
+    return _groups(request.auth)  # type: ignore[attr-defined]
+
+
+@router.post("/citizens/me/bin-groups", response=list[BinGroupOut], auth=CitizenAuth(), summary="Join a BIN group")
+def me_bin_join(request: HttpRequest, payload: BinJoinIn) -> list[BinGroupOut]:
+    """Join with the group's invitation code (BA-7-BIN); refused while the BIN opt-out is on."""
+    from tocsin.audiences.services import bin_group_join
+
+    registration: Registration = request.auth  # type: ignore[attr-defined]
+    bin_group_join(code=payload.code, registration_id=registration.pk)
+    return _groups(registration)
+
+
+@router.post("/citizens/me/bin-groups/leave", response=list[BinGroupOut], auth=CitizenAuth(), summary="Leave one")
+def me_bin_leave(request: HttpRequest, payload: BinLeaveIn) -> list[BinGroupOut]:
+    from tocsin.audiences.services import bin_group_leave
+
+    registration: Registration = request.auth  # type: ignore[attr-defined]
+    bin_group_leave(group_id=payload.group_id, registration_id=registration.pk)
+    return _groups(registration)
