@@ -51,3 +51,14 @@ def test_ba_7_3_shareable_link_remembers_the_municipality(register, client):
     assert client.get("/citizen/join/99999/").status_code == 404
     page = client.get("/citizen/sign-up/")
     assert page.status_code == 200 and b"data-pow" in page.content
+
+
+def test_ba_7_4_map_cells_show_no_count_below_five_people(register):
+    from tocsin.citizens.selectors import people_per_cell, people_per_municipality
+
+    for i in range(4):
+        _registered(register, f"Buur {i}")
+    assert people_per_cell("41081") == []  # four neighbours would be too easy to tell apart
+    _registered(register, "Buur 5")
+    assert people_per_cell("41081") == [(register["home"].cell, 5)]
+    assert people_per_municipality() == {"41081": 5}

@@ -220,3 +220,29 @@ def registration_counts() -> dict[str, int]:
     """Platform-wide counts per status, for the crisis centre's dashboard."""
     rows = Registration.objects.values_list("status").order_by().annotate(n=Count("id"))
     return {status: int(n) for status, n in rows}
+
+
+K_ANONYMITY = 5  # a map cell shows a count only when at least this many people are in it
+
+
+def people_per_municipality() -> dict[str, int]:
+    """Active registrations with an address in each municipality (a person counts once per municipality)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.nis_code, count(DISTINCT a.registration_id) FROM citizens_citizenaddress a "
+            "JOIN citizens_registration r ON r.id = a.registration_id AND r.status = 'active' GROUP BY a.nis_code"
+        )
+        return {nis: int(n) for nis, n in cursor.fetchall()}
+
+
+def people_per_cell(nis_code: str) -> list[tuple[int, int]]:
+    """Active registrations per grid cell of a municipality; cells with fewer than K_ANONYMITY people are left out
+    (a count of one or two would point at a house)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.cell, count(DISTINCT a.registration_id) FROM citizens_citizenaddress a "
+            "JOIN citizens_registration r ON r.id = a.registration_id AND r.status = 'active' "
+            "WHERE a.nis_code = %s GROUP BY a.cell HAVING count(DISTINCT a.registration_id) >= %s",
+            [nis_code, K_ANONYMITY],
+        )
+        return [(int(c), int(n)) for c, n in cursor.fetchall()]

@@ -426,5 +426,18 @@ def coverage_page(request: HttpRequest) -> HttpResponse:
         except AccessDenied as exc:
             return render(request, "web/refused.html", {"reason": localise(exc)}, status=403)
         context["municipality"] = Municipality.objects.get(nis_code=nis)
+        context["cells"] = True
         context["link"] = f"{settings.BASE_URL.rstrip('/')}{reverse('citizens:join', args=[nis])}"
+    if org.is_crisis_centre or context.get("coverage"):
+        from django.utils.translation import gettext
+
+        from tocsin.geo.maps import belgium_svg
+
+        context["map"] = belgium_svg(
+            selectors.people_per_municipality(),
+            title=gettext("Registered people per municipality"),
+            highlight=nis if context.get("coverage") else "",
+            cells=selectors.people_per_cell(nis) if context.get("coverage") else (),
+            unit=gettext("people"),
+        )
     return render(request, "citizens/coverage.html", context)
