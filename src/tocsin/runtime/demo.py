@@ -118,6 +118,9 @@ def load_demo_geography(count: int = 200_000) -> bool:
     services.municipalities_load()
     services.boundaries_load()
     synthetic.addresses_synthesise(count=count)
+    from tocsin.citizens.synthetic import registrations_synthesise
+
+    registrations_synthesise(count=count // 10)
     return True
 
 
@@ -153,7 +156,11 @@ def run_demo(*, host: str, port: int) -> int:
     if load_demo_data():
         print("Demo data loaded.", flush=True)
     if load_demo_geography():
-        print("Belgium's municipalities and a synthetic register of 200,000 addresses loaded.", flush=True)
+        print(
+            "Belgium's municipalities, a synthetic register of 200,000 addresses and 20,000 synthetic "
+            "registrations (e-mail at example.invalid) loaded.",
+            flush=True,
+        )
     tocsin = [sys.executable, "-m", "tocsin.cli"]
     children = {
         "web": subprocess.Popen([*tocsin, "web", "--host", host, "--port", str(port)], env=env),
