@@ -6,6 +6,7 @@ one-time code (or link). Thin views: the services decide.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
@@ -128,8 +129,9 @@ def join_qr(request: HttpRequest, nis_code: str) -> HttpResponse:
     if not Municipality.objects.filter(nis_code=nis_code).exists():
         raise Http404
     url = f"{settings.BASE_URL.rstrip('/')}{reverse('citizens:join', args=[nis_code])}"
-    qr = segno.make(url, error="m")
-    response = HttpResponse(qr.svg_inline(scale=6, dark="#000", light="#fff"), content_type="image/svg+xml")
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, dark="#000", light="#fff")
+    response = HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="tocsin-sign-up-{nis_code}.svg"'
     return response
 
@@ -140,6 +142,10 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None, initial={"language": language if language in domain.LANGUAGES else "nl"})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        try:
+            services.address_lookup_allowed(client_ip(request))  # the form looks addresses up too
+        except services.Throttled as exc:
+            form.add_error(None, localise(exc))
         points = []
         if d["mobile"].strip():
             points.append(services.PointIn("mobile", d["mobile"], d["mobile_sms"], d["mobile_voice"]))
@@ -148,7 +154,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         if d["email"].strip():
             points.append(services.PointIn("email", d["email"]))
         addresses = []
-        for i in range(1, domain.MAX_ADDRESSES + 1):
+        for i in range(1, domain.MAX_ADDRESSES + 1 if not form.errors else 1):
             text = d.get(f"address_{i}", "").strip()
             if not text:
                 continue
@@ -433,11 +439,20 @@ def coverage_page(request: HttpRequest) -> HttpResponse:
 
         from tocsin.geo.maps import belgium_svg
 
+        per_municipality = selectors.people_per_municipality()
         context["map"] = belgium_svg(
-            selectors.people_per_municipality(),
+            per_municipality,
             title=gettext("Registered people per municipality"),
             highlight=nis if context.get("coverage") else "",
-            cells=selectors.people_per_cell(nis) if context.get("coverage") else (),
             unit=gettext("people"),
         )
+        if context.get("coverage"):
+            context["zoom"] = belgium_svg(
+                per_municipality,
+                title=gettext("Registered people in %(name)s") % {"name": context["municipality"].name_nl},
+                highlight=nis,
+                focus=nis,
+                cells=selectors.people_per_cell(nis),
+                unit=gettext("people"),
+            )
     return render(request, "citizens/coverage.html", context)

@@ -83,6 +83,7 @@ def belgium_svg(
     highlight: str = "",
     cells: Sequence[tuple[int, int]] = (),
     unit: str = "",
+    focus: str = "",
 ) -> str:
     """The map as an inline SVG element (every string escaped)."""
     bounds = classes(values)
@@ -93,7 +94,8 @@ def belgium_svg(
         label = f"{escape(name)} ({nis}): {value} {escape(unit)}"
         rows.append(f'<path d="{d}" fill="{CLASSES[k]}"><title>{label}</title></path>')
     if highlight:
-        rows.append(next((f'<path d="{d}" fill="none" stroke="#c00000" stroke-width="2.2"/>'
+        width_hl = 2.2 * (0.25 if focus else 1)
+        rows.append(next((f'<path d="{d}" fill="none" stroke="#c00000" stroke-width="{width_hl}"/>'
                           for nis, _n, d in outlines() if nis == highlight), ""))  # fmt: skip
     top = max((n for _c, n in cells), default=0)
     for cell, n in cells:
@@ -106,16 +108,33 @@ def belgium_svg(
             f'fill="#b35900" fill-opacity="{opacity:.2f}"><title>{n} {escape(unit)}</title></rect>'
         )
     width, height = _xy(6.42, 49.49)
+    view = f"0 0 {width} {height}"
+    scale = 1.0
+    if focus:
+        box = _bounds(focus)
+        if box is not None:
+            (ax, ay), (bx, by) = _xy(box[0], box[3]), _xy(box[2], box[1])
+            margin = max(bx - ax, by - ay) * 0.08
+            view = f"{ax - margin} {ay - margin} {bx - ax + 2 * margin} {by - ay + 2 * margin}"
+            scale = max(bx - ax, by - ay) / max(width, height) * 1.16
     legend = []
     labels = ["0"] + [f"≤ {b}" for b in bounds]
-    for i, (colour, label) in enumerate(zip(CLASSES, labels, strict=True)):
-        y = 12 + i * 18
-        legend.append(
-            f'<rect x="6" y="{y}" width="14" height="14" fill="{colour}" stroke="#555"/>'
-            f'<text x="26" y="{y + 12}" font-size="12">{escape(label)}</text>'
-        )
+    if not focus:
+        for i, (colour, label) in enumerate(zip(CLASSES, labels, strict=True)):
+            y = 12 + i * 18
+            legend.append(
+                f'<rect x="6" y="{y}" width="14" height="14" fill="{colour}" stroke="#555"/>'
+                f'<text x="26" y="{y + 12}" font-size="12">{escape(label)}</text>'
+            )
     return (
-        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="map" '
+        f'<svg viewBox="{view}" role="img" aria-label="{escape(title)}" class="map" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        f'<g stroke="#666" stroke-width="0.3">{"".join(rows)}</g><g>{"".join(legend)}</g></svg>'
+        f'<g stroke="#666" stroke-width="{0.3 * scale:.3f}">{"".join(rows)}</g><g>{"".join(legend)}</g></svg>'
     )
+
+
+def _bounds(nis: str) -> tuple[float, float, float, float] | None:
+    from tocsin.geo.models import Municipality
+
+    boundary = Municipality.objects.filter(nis_code=nis).values_list("boundary", flat=True).first()
+    return shape(boundary).bounds if boundary else None
