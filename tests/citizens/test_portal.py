@@ -31,7 +31,10 @@ def test_ba_7_4_municipality_sees_counts_link_and_qr_but_no_person(register, mun
     page = as_user(muni_admin).get("/registrations/")
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'id="people">1<' in html
+    assert 'id="people">' in html and 'id="people">1<' not in html  # one person: "fewer than 5"
+    for i in range(4):
+        _registered(register, f"Buur {i}")
+    assert 'id="people">5<' in as_user(muni_admin).get("/registrations/").content.decode()
     assert "/citizen/join/41081/" in html
     assert "Jan Geheim" not in html and "+32470000001" not in html
     qr = as_user(muni_admin).get("/citizen/join/41081/qr.svg")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from pydantic import Field
 
@@ -135,6 +136,7 @@ class CoverageOut(Schema):
     addresses: int
     by_language: dict[str, int]
     by_channel: dict[str, int]
+    suppressed: bool = Field(description="true when a figure below 5 was reported as 0 (BA-7.4)")
 
 
 class LookupIn(Schema):
@@ -201,6 +203,7 @@ def addresses(request: HttpRequest, q: str = "", language: str = "nl") -> list[A
 
 @router.post("/citizens/registrations", response={201: RegistrationOut}, auth=None, summary="Register (voluntarily)")
 def sign_up(request: HttpRequest, payload: SignUpIn) -> tuple[int, RegistrationOut]:
+    _json_only(request)
     result = services.registration_sign_up(
         name=payload.name,
         language=payload.language,
@@ -219,16 +222,32 @@ def sign_up(request: HttpRequest, payload: SignUpIn) -> tuple[int, RegistrationO
     return 201, _out(result.registration)
 
 
-@router.post("/citizens/registrations/{public_id}/verify", response=RegistrationOut, auth=None)
-def verify(request: HttpRequest, public_id: str, payload: VerifyIn) -> RegistrationOut:
+class VerifyOut(Schema):
+    status: str
+    point_id: int
+    verified: bool
+
+
+@router.post("/citizens/registrations/{public_id}/verify", response=VerifyOut, auth=None)
+def verify(request: HttpRequest, public_id: str, payload: VerifyIn) -> VerifyOut:
+    """Verify one contact point with its code. The answer holds no personal data: sign in to see the record."""
+    _json_only(request)
     registration = _registration(public_id)
     services.contact_point_verify(registration=registration, point_id=payload.point_id, code=payload.code)
     registration.refresh_from_db()
-    return _out(registration)
+    return VerifyOut(status=registration.status, point_id=payload.point_id, verified=True)
+
+
+def _json_only(request: HttpRequest) -> None:
+    """No-account POSTs take JSON only: a hostile page cannot make browsers post them as text/plain
+    (a "simple" cross-site request, sent without asking) and so spend their IP addresses' limits."""
+    if request.content_type != "application/json":
+        raise HttpError(415, "Send JSON (Content-Type: application/json).")
 
 
 @router.post("/citizens/sign-in", response=SignInStarted, auth=None, summary="Ask for a sign-in code")
 def sign_in(request: HttpRequest, payload: SignInIn) -> SignInStarted:
+    _json_only(request)
     attempt = services.sign_in_start(
         contact=payload.contact, challenge=payload.challenge, nonce=payload.nonce, ip=client_ip(request)
     )
@@ -237,6 +256,7 @@ def sign_in(request: HttpRequest, payload: SignInIn) -> SignInStarted:
 
 @router.post("/citizens/sign-in/verify", response=TokenOut, auth=None, summary="Exchange the code for a token")
 def sign_in_verify(request: HttpRequest, payload: SignInFinish) -> TokenOut:
+    _json_only(request)
     registration = services.sign_in_finish(attempt=payload.attempt, code=payload.code)
     return TokenOut(
         token=services.api_token_for(registration), expires_in=services.TOKEN_TTL_S, registration=_out(registration)

@@ -93,6 +93,8 @@ class OneTimeCode(models.Model):
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+    # The send request that carried it: its text (with the code) is removed once the code is used or expired.
+    request_id = models.BigIntegerField(null=True, blank=True)
 
 
 class Throttle(models.Model):

@@ -26,6 +26,7 @@ from tocsin.organisations.models import User
 from tocsin.organisations.services import AccessDenied
 
 CITIZEN_ADDRESSES = Place("citizens_citizenaddress")
+K_ANONYMITY = 5  # no count below this is shown to an entity (a map cell, a drawn area)
 
 
 def _may_see_counts(actor: User) -> None:
@@ -43,6 +44,21 @@ class Coverage:
     addresses: int
     by_language: dict[str, int]
     by_channel: dict[str, int]
+    suppressed: bool = False
+
+
+def _k_anonymous(figures: Coverage) -> Coverage:
+    """Any figure from 1 to 4 is reported as 0: an area drawn around one house must not tell whether
+    someone there registered, nor their language or channels (BA-7.4)."""
+
+    def k(n: int) -> int:
+        return n if n >= K_ANONYMITY else 0
+
+    every = [figures.people, figures.addresses, *figures.by_language.values(), *figures.by_channel.values()]
+    suppressed = any(0 < n < K_ANONYMITY for n in every)
+    languages = {language: k(n) for language, n in figures.by_language.items()}
+    channels = {channel: k(n) for channel, n in figures.by_channel.items()}
+    return Coverage(k(figures.people), k(figures.addresses), languages, channels, suppressed)
 
 
 def coverage(*, actor: User, area: Area) -> Coverage:
@@ -69,7 +85,7 @@ def coverage(*, actor: User, area: Area) -> Coverage:
         cursor.execute(sql, [*where.params, RegistrationStatus.ACTIVE.value])
         rows = cursor.fetchall()
     by_language = {language: int(n) for language, n, *_ in rows}
-    return Coverage(
+    figures = Coverage(
         people=sum(by_language.values()),
         addresses=sum(int(r[2]) for r in rows),
         by_language=by_language,
@@ -79,6 +95,7 @@ def coverage(*, actor: User, area: Area) -> Coverage:
             "email": sum(int(r[5]) for r in rows),
         },
     )
+    return figures if actor.organisation.kind == Kind.CRISIS_CENTRE.value else _k_anonymous(figures)
 
 
 def area_count(area: Area) -> tuple[int, int]:
@@ -220,9 +237,6 @@ def registration_counts() -> dict[str, int]:
     """Platform-wide counts per status, for the crisis centre's dashboard."""
     rows = Registration.objects.values_list("status").order_by().annotate(n=Count("id"))
     return {status: int(n) for status, n in rows}
-
-
-K_ANONYMITY = 5  # a map cell shows a count only when at least this many people are in it
 
 
 def people_per_municipality() -> dict[str, int]:

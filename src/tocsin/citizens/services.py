@@ -155,22 +155,53 @@ def throttle_hit(key: str, *, limit: int, window_s: int) -> None:
 
 LIMITS = {
     "sign_up_ip": (10, 3600),
+    "sign_up_ip_48": (100, 3600),
     "sign_in_ip": (20, 3600),
+    "sign_in_ip_48": (200, 3600),
     "code_point": (3, 3600),
     "code_point_day": (10, 86400),
-    "code_prefix": (60, 3600),
+    "code_prefix": (2000, 3600),
+    "code_sms_all": (50_000, 3600),
     "lookup_ip": (120, 60),
+    "lookup_ip_48": (1200, 60),
 }
 
 
 def _limit(kind: str, key: str) -> None:
+    """Count one event; the key is stored as an HMAC, never as the number or address itself (GDPR)."""
     limit, window = LIMITS[kind]
     limit = int(getattr(settings, "TOCSIN_CITIZEN_LIMITS", {}).get(kind, limit))
-    throttle_hit(f"{kind}:{key}", limit=limit, window_s=window)
+    throttle_hit(f"{kind}:{_digest('throttle', key)[:32]}", limit=limit, window_s=window)
+
+
+def _limit_ip(kind: str, ip: str | None) -> None:
+    """Per address (IPv6: per /64), and for IPv6 also per /48: one customer holds 65,536 /64s."""
+    _limit(kind, _network(ip))
+    wide = _network48(ip)
+    if wide:
+        _limit(kind + "_48", wide)
+
+
+def _network48(ip: str | None) -> str:
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ""
+    return str(ipaddress.ip_network(f"{address}/48", strict=False)) if address.version == 6 else ""
+
+
+def _limit_codes(value: str, kind: str, purpose: str) -> None:
+    """The limits on sending a code to ``value`` (SMS pumping): per number and purpose, per operator
+    block (a circuit breaker, not a per-person limit), and a platform-wide hourly budget."""
+    _limit("code_point", f"{purpose}:{value}")
+    _limit("code_point_day", f"{purpose}:{value}")
+    if kind != PointKind.EMAIL.value:
+        _limit("code_prefix", domain.phone_prefix(value))
+        _limit("code_sms_all", "platform")
 
 
 def address_lookup_allowed(ip: str | None) -> None:
-    _limit("lookup_ip", _network(ip))
+    _limit_ip("lookup_ip", ip)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -202,6 +233,9 @@ def _point(raw: PointIn, index: int, *, deaf: bool) -> tuple[str, str, bool, boo
             raise RuleError(gettext_noop("This is not a mobile number."), field=f"{where}.value")
         if kind is PointKind.LANDLINE and found == T.MOBILE:
             raise RuleError(gettext_noop("This is a mobile number: choose mobile."), field=f"{where}.value")
+        if kind is PointKind.LANDLINE and found not in (T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE):
+            # Premium-rate, shared-cost and other special numbers: never called (voice pumping).
+            raise RuleError(gettext_noop("This is not a landline number."), field=f"{where}.value")
         if region not in _countries():
             raise RuleError(
                 gettext_noop("Only numbers of %(countries)s can be registered."),
@@ -326,10 +360,6 @@ def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCo
 
     if point.kind == PointKind.LANDLINE.value:
         return None  # verified by a voice call: the voice channel comes with issue 10
-    _limit("code_point", point.value)
-    _limit("code_point_day", point.value)
-    if point.kind != PointKind.EMAIL.value:
-        _limit("code_prefix", domain.phone_prefix(point.value))
     code = f"{secrets.randbelow(1_000_000):06d}"
     link = secrets.token_urlsafe(24)
     otc = OneTimeCode.objects.create(
@@ -348,7 +378,7 @@ def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCo
         if channel is Channel.EMAIL
         else {language: {"text": message["text"]}}
     )
-    send_request_create(
+    request = send_request_create(
         organisation_id=_crisis_centre_id(),
         created_by_id=None,
         purpose=f"citizen:{purpose}",
@@ -357,15 +387,50 @@ def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCo
         recipients={channel: [(point.value, language)]},
         expires_at=otc.expires_at,
     )
+    OneTimeCode.objects.filter(pk=otc.pk).update(request_id=request.pk)
+    otc.request_id = request.pk
     return otc
 
 
+def _forget_code_texts(request_ids: list[int | None]) -> None:
+    """Once a code is used (or its person erased), the message that carried it no longer holds it."""
+    from tocsin.delivery.models import SendRequest
+
+    ids = [i for i in request_ids if i]
+    if ids:
+        SendRequest.objects.filter(pk__in=ids, purpose__startswith="citizen:").update(
+            content={"-": {"text": "(one-time code, removed after use)"}}
+        )
+
+
+def codes_forget_expired() -> int:
+    """Housekeeping (run by the worker's schedule or any sign-up): expired codes' texts are removed too."""
+    from tocsin.delivery.models import SendRequest
+
+    stale = OneTimeCode.objects.filter(expires_at__lt=timezone.now()).exclude(request_id=None)
+    ids = [i for i in stale.values_list("request_id", flat=True)[:5000] if i is not None]
+    OneTimeCode.objects.filter(request_id__in=ids, expires_at__lt=timezone.now()).update(request_id=None)
+    return SendRequest.objects.filter(pk__in=ids, purpose__startswith="citizen:").update(
+        content={"-": {"text": "(one-time code, removed after use)"}}
+    )
+
+
 def _check_code(otc: OneTimeCode, code: str) -> bool:
-    """One attempt on ``otc`` (counted whatever the outcome)."""
-    OneTimeCode.objects.filter(pk=otc.pk).update(attempts=otc.attempts + 1)
-    if otc.used_at or otc.expires_at < timezone.now() or otc.attempts >= domain.CODE_ATTEMPTS:
+    """One attempt on ``otc``, counted in the database first (parallel guesses cannot share an attempt)."""
+    counted = OneTimeCode.objects.filter(
+        pk=otc.pk, used_at=None, expires_at__gt=timezone.now(), attempts__lt=domain.CODE_ATTEMPTS
+    ).update(attempts=F("attempts") + 1)
+    if not counted:
         return False
     return hmac.compare_digest(otc.code_hash, _digest("code", otc.pk, str(code).strip()))
+
+
+def _use(otc: OneTimeCode) -> bool:
+    """Mark the code used; False when another request used it first."""
+    used = OneTimeCode.objects.filter(pk=otc.pk, used_at=None).update(used_at=timezone.now())
+    if used:
+        _forget_code_texts([otc.request_id])
+    return bool(used)
 
 
 # --- sign-up ------------------------------------------------------------------------------
@@ -402,8 +467,13 @@ def registration_sign_up(
         )
     points = _points(contact_points, deaf=deaf)
     chosen = _addresses(addresses)
-    _limit("sign_up_ip", _network(ip))
+    _limit_ip("sign_up_ip", ip)
     _pow_redeem(challenge, nonce)
+    for kind, value, _sms, _voice in points:
+        if kind != PointKind.LANDLINE.value:
+            _limit_codes(value, kind, "verify")  # committed now: refused attempts count too
+    if random.random() < 0.01:  # noqa: S311 — housekeeping
+        codes_forget_expired()
     with transaction.atomic():
         now = timezone.now()
         registration = Registration.objects.create(
@@ -427,7 +497,6 @@ def registration_sign_up(
             object_type="registration",
             object_id=str(registration.public_id),
             data={"points": len(created), "addresses": len(chosen), "consent_version": consent_version},
-            ip=ip,
         )
     return SignUpResult(registration, created)
 
@@ -435,10 +504,9 @@ def registration_sign_up(
 def contact_point_verify(*, registration: Registration, point_id: int, code: str) -> ContactPoint:
     """Verify one contact point with the code it received; the first one makes the registration active."""
     point = ContactPoint.objects.filter(registration=registration, pk=point_id).first()
-    if point is None:
-        raise RuleError(gettext_noop("Unknown contact point."), field="point_id")
-    if point.verified_at:
-        return point
+    if point is None or point.verified_at:
+        # An already verified point answers like a wrong code: the verify route is no way to read a record.
+        raise RuleError(gettext_noop("The code is wrong or has expired."), field="code")
     otc = (
         OneTimeCode.objects.filter(contact_point=point, purpose="verify", used_at=None).order_by("-created_at").first()
     )
@@ -446,7 +514,8 @@ def contact_point_verify(*, registration: Registration, point_id: int, code: str
         raise RuleError(gettext_noop("The code is wrong or has expired."), field="code")
     with transaction.atomic():
         now = timezone.now()
-        OneTimeCode.objects.filter(pk=otc.pk).update(used_at=now)
+        if not _use(otc):
+            raise RuleError(gettext_noop("The code is wrong or has expired."), field="code")
         point.verified_at = now
         point.save(update_fields=["verified_at"])
         Registration.objects.filter(pk=registration.pk, status=RegistrationStatus.PENDING.value).update(
@@ -460,6 +529,8 @@ def contact_point_resend(*, registration: Registration, point_id: int) -> None:
     point = ContactPoint.objects.filter(registration=registration, pk=point_id, verified_at=None).first()
     if point is None:
         raise RuleError(gettext_noop("Unknown contact point."), field="point_id")
+    if point.kind != PointKind.LANDLINE.value:
+        _limit_codes(point.value, point.kind, "verify")
     _send_code(point, purpose="verify", language=registration.language)
 
 
@@ -479,12 +550,14 @@ def sign_in_start(*, contact: str, challenge: str, nonce: str, ip: str | None) -
         value = normalise_email(value) if "@" in value else normalise_phone(value)
     except RecipientError:
         raise RuleError(gettext_noop("This is not a phone number or e-mail address."), field="contact") from None
-    _limit("sign_in_ip", _network(ip))
+    _limit_ip("sign_in_ip", ip)
     _pow_redeem(challenge, nonce)
+    # Counted for every value, registered or not: a 429 tells nothing about registration.
+    _limit_codes(value, PointKind.EMAIL.value if "@" in value else PointKind.MOBILE.value, "sign_in")
     ids: list[int] = []
     with transaction.atomic():
         points = ContactPoint.objects.filter(value=value).exclude(verified_at=None).select_related("registration")
-        for point in points[:5]:
+        for point in points[:3]:
             otc = _send_code(point, purpose="sign_in", language=point.registration.language)
             if otc is not None:
                 ids.append(otc.pk)
@@ -497,8 +570,7 @@ def sign_in_finish(*, attempt: str, code: str) -> Registration:
     except signing.BadSignature:
         raise RuleError(gettext_noop("The sign-in has expired; start again."), field="attempt") from None
     for otc in OneTimeCode.objects.filter(pk__in=data.get("ids", []), purpose="sign_in").select_related("registration"):
-        if _check_code(otc, code):
-            OneTimeCode.objects.filter(pk=otc.pk).update(used_at=timezone.now())
+        if _check_code(otc, code) and _use(otc):
             return otc.registration
     raise RuleError(gettext_noop("The code is wrong or has expired."), field="code")
 
@@ -509,9 +581,8 @@ def sign_in_link(*, link: str) -> Registration:
         .select_related("registration")
         .first()
     )
-    if otc is None or otc.expires_at < timezone.now():
+    if otc is None or otc.expires_at < timezone.now() or not _use(otc):
         raise RuleError(gettext_noop("The sign-in link has expired or was used already."), field="link")
-    OneTimeCode.objects.filter(pk=otc.pk).update(used_at=timezone.now())
     return otc.registration
 
 
@@ -591,11 +662,15 @@ def registration_erase(*, registration: Registration, ip: str | None = None) -> 
     The codes sent to the person's numbers and addresses are anonymised in
     the delivery records too.
     """
-    from tocsin.delivery.models import Delivery
+    from tocsin.delivery.models import Delivery, InboundMessage
 
     with transaction.atomic():
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         values = list(ContactPoint.objects.filter(registration=registration).values_list("value", flat=True))
+        _forget_code_texts(
+            list(OneTimeCode.objects.filter(registration=registration).values_list("request_id", flat=True))
+        )
+        InboundMessage.objects.filter(sender__in=[v.lstrip("+") for v in values] + values).update(sender="(erased)")
         home = (
             CitizenAddress.objects.filter(registration=registration)
             .order_by("id")
@@ -609,4 +684,4 @@ def registration_erase(*, registration: Registration, ip: str | None = None) -> 
         registration.delete()  # contact points, addresses, codes and memberships go with it
         erasure, _ = Erasure.objects.get_or_create(day=timezone.localdate(), nis_code=home or "")
         Erasure.objects.filter(pk=erasure.pk).update(count=F("count") + 1)
-        audit_record(action="citizen.erased", object_type="registration", object_id=public_id, ip=ip)
+        audit_record(action="citizen.erased", object_type="registration", object_id=public_id)

@@ -110,8 +110,8 @@ def address_search(query: str, *, limit: int = 10) -> list[Address]:
         else:
             words.append(token)
     key = domain.search_key(" ".join(words)) if words else ""
-    if len(key) < 2 and not postcode:
-        return []
+    if len(key) < 3 and not postcode:
+        return []  # a two-letter prefix matches half the register
     rows = Address.objects.all()
     if postcode:
         rows = rows.filter(postcode=postcode)
@@ -121,7 +121,8 @@ def address_search(query: str, *, limit: int = 10) -> list[Address]:
         rows = rows.filter(search_key__startswith=key)
     if number:
         rows = rows.filter(house_number__iexact=number)
-    return list(rows.order_by("postcode", "search_key", "house_number", "box")[:limit])
+    # Ordered by the indexed key first, so PostgreSQL stops after `limit` rows instead of sorting every match.
+    return list(rows.order_by("search_key", "postcode", "house_number", "box")[:limit])
 
 
 def municipality_boundaries(nis_codes: Sequence[str]) -> list[dict[str, Any]]:
