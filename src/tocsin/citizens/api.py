@@ -368,3 +368,24 @@ def me_bin_leave(request: HttpRequest, payload: BinLeaveIn) -> list[BinGroupOut]
     registration: Registration = request.auth  # type: ignore[attr-defined]
     bin_group_leave(group_id=payload.group_id, registration_id=registration.pk)
     return _groups(registration)
+
+
+@router.post("/citizens/me/contact-points", response=RegistrationOut, auth=CitizenAuth(), summary="Add a contact point")
+def me_point_add(request: HttpRequest, payload: PointSchema) -> RegistrationOut:
+    """The new point gets a code; verify it with ``POST /citizens/registrations/{id}/verify``."""
+    registration: Registration = request.auth  # type: ignore[attr-defined]
+    services.contact_point_add(
+        registration=registration, point=services.PointIn(payload.kind, payload.value, payload.sms, payload.voice)
+    )
+    return _out(registration)
+
+
+class PointRef(Schema):
+    point_id: int
+
+
+@router.post("/citizens/me/contact-points/remove", response=RegistrationOut, auth=CitizenAuth())
+def me_point_remove(request: HttpRequest, payload: PointRef) -> RegistrationOut:
+    registration: Registration = request.auth  # type: ignore[attr-defined]
+    services.contact_point_remove(registration=registration, point_id=payload.point_id)
+    return _out(registration)

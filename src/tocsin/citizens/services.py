@@ -685,3 +685,37 @@ def registration_erase(*, registration: Registration, ip: str | None = None) -> 
         erasure, _ = Erasure.objects.get_or_create(day=timezone.localdate(), nis_code=home or "")
         Erasure.objects.filter(pk=erasure.pk).update(count=F("count") + 1)
         audit_record(action="citizen.erased", object_type="registration", object_id=public_id)
+
+
+def contact_point_add(*, registration: Registration, point: PointIn) -> ContactPoint:
+    """Add a contact point to one's registration; it receives nothing until verified with its code."""
+    existing = ContactPoint.objects.filter(registration=registration).count()
+    if existing >= domain.MAX_POINTS:
+        raise RuleError(
+            gettext_noop("At most %(max)s contact points."), field="contact_points", params={"max": domain.MAX_POINTS}
+        )
+    kind, value, sms, voice = _point(point, existing, deaf=registration.deaf)
+    if ContactPoint.objects.filter(registration=registration, kind=kind, value=value).exists():
+        raise RuleError(gettext_noop("This contact point is given twice."), field=f"contact_points[{existing}].value")
+    if kind != PointKind.LANDLINE.value:
+        _limit_codes(value, kind, "verify")
+    with transaction.atomic():
+        created = ContactPoint.objects.create(registration=registration, kind=kind, value=value, sms=sms, voice=voice)
+        _send_code(created, purpose="verify", language=registration.language)
+    return created
+
+
+def contact_point_remove(*, registration: Registration, point_id: int) -> None:
+    """Remove a contact point; the last verified one stays (delete the registration instead)."""
+    with transaction.atomic():
+        Registration.objects.select_for_update().filter(pk=registration.pk).first()
+        point = ContactPoint.objects.filter(registration=registration, pk=point_id).first()
+        if point is None:
+            raise RuleError(gettext_noop("Unknown contact point."), field="point_id")
+        others = ContactPoint.objects.filter(registration=registration).exclude(pk=point.pk)
+        if point.verified_at and not others.exclude(verified_at=None).exists():
+            raise RuleError(
+                gettext_noop("This is your last checked contact point: delete your registration instead."),
+                field="point_id",
+            )
+        point.delete()

@@ -320,6 +320,8 @@ def me(request: HttpRequest) -> HttpResponse:
         "welcome": request.GET.get("welcome") == "1",
         "points": ContactPoint.objects.filter(registration=registration).order_by("id"),
         "addresses": [(a.text, dict(LABELS).get(a.label, a.label)) for a in registration.addresses.order_by("id")],
+        "labels": LABELS,
+        "max_addresses": domain.MAX_ADDRESSES,
         "groups": _groups(registration),
         "joined": request.GET.get("joined") == "1",
     }
@@ -456,3 +458,71 @@ def coverage_page(request: HttpRequest) -> HttpResponse:
                 unit=gettext("people"),
             )
     return render(request, "citizens/coverage.html", context)
+
+
+@require_POST
+def me_points(request: HttpRequest) -> HttpResponse:
+    """Add, verify, resend a code for, or remove a contact point."""
+    from django.contrib import messages
+    from django.utils.translation import gettext
+
+    registration = _citizen(request)
+    if registration is None:
+        return redirect("citizens:sign_in")
+    action = request.POST.get("action", "")
+    point_id = request.POST.get("point_id", "")
+    try:
+        if action == "add":
+            kind = request.POST.get("kind", "")
+            services.contact_point_add(
+                registration=registration,
+                point=services.PointIn(
+                    kind,
+                    request.POST.get("value", ""),
+                    sms=request.POST.get("sms") == "on" or kind != "mobile",
+                    voice=request.POST.get("voice") == "on" or kind == "landline",
+                ),
+            )
+            messages.success(request, gettext("Added: enter the code we sent to check it."))
+        elif action == "verify" and point_id.isdigit():
+            services.contact_point_verify(
+                registration=registration, point_id=int(point_id), code=request.POST.get("code", "")
+            )
+            messages.success(request, gettext("Checked."))
+        elif action == "resend" and point_id.isdigit():
+            services.contact_point_resend(registration=registration, point_id=int(point_id))
+            messages.success(request, gettext("A new code is on its way."))
+        elif action == "remove" and point_id.isdigit():
+            services.contact_point_remove(registration=registration, point_id=int(point_id))
+            messages.success(request, gettext("Removed."))
+    except (RuleError, services.Throttled) as exc:
+        messages.error(request, localise(exc))
+    return redirect(reverse("citizens:me") + "#points")
+
+
+@require_POST
+def me_addresses(request: HttpRequest) -> HttpResponse:
+    """Add or remove an address (at least one, at most five)."""
+    from django.contrib import messages
+    from django.utils.translation import gettext
+
+    registration = _citizen(request)
+    if registration is None:
+        return redirect("citizens:sign_in")
+    current = [services.AddressIn(a.label, a.address_id or 0) for a in registration.addresses.order_by("id")]
+    action = request.POST.get("action", "")
+    try:
+        if action == "add":
+            services.address_lookup_allowed(client_ip(request))
+            address_id = _resolve_address(request.POST.get("address", ""), request.POST.get("address_id", ""))
+            if address_id is None:
+                raise RuleError(str(_("Not found in the address register: choose one from the list.")), field="address")
+            current.append(services.AddressIn(request.POST.get("label", "other"), address_id))
+        elif action == "remove" and request.POST.get("index", "").isdigit():
+            index = int(request.POST["index"])
+            current = [a for i, a in enumerate(current) if i != index]
+        services.registration_update(registration=registration, addresses=current)
+        messages.success(request, gettext("Saved."))
+    except (RuleError, services.Throttled) as exc:
+        messages.error(request, localise(exc))
+    return redirect(reverse("citizens:me") + "#addresses")
