@@ -65,3 +65,22 @@ def test_ba_7_4_map_cells_show_no_count_below_five_people(register):
     _registered(register, "Buur 5")
     assert people_per_cell("41081") == [(register["home"].cell, 5)]
     assert people_per_municipality() == {"41081": 5}
+
+
+def test_ba_7_4_crisis_centre_looks_one_registration_up_only_with_a_reason(register, cc_admin, as_user):
+    from tocsin.audit.models import AuditEntry
+
+    _registered(register, "Jan Opgezocht")
+    client = as_user(cc_admin)
+    refused = client.post("/registrations/", {"contact": "+32470000001", "reason": "kort"}).content.decode()
+    assert "Jan Opgezocht" not in refused and not AuditEntry.objects.filter(action="citizen.looked_up").exists()
+    found = client.post("/registrations/", {"contact": "0470 00 00 01", "reason": "Klacht nr 2026/118 over sms"})
+    assert "Jan Opgezocht" in found.content.decode()
+    entry = AuditEntry.objects.get(action="citizen.looked_up")
+    assert entry.data["reason"] == "Klacht nr 2026/118 over sms" and entry.actor_id == cc_admin.pk
+
+
+def test_ba_7_4_entities_cannot_use_the_look_up(register, municipality, muni_admin, as_user):
+    _registered(register, "Jan Verborgen")
+    page = as_user(muni_admin).post("/registrations/", {"contact": "+32470000001", "reason": "nieuwsgierig naar Jan"})
+    assert "Jan Verborgen" not in page.content.decode()

@@ -428,6 +428,17 @@ def coverage_page(request: HttpRequest) -> HttpResponse:
     org = user.organisation
     nis = request.GET.get("nis", "") if org.is_crisis_centre else org.nis_code
     context: dict[str, Any] = {"nis": nis, "counts": selectors.registration_counts() if org.is_crisis_centre else None}
+    if request.method == "POST" and org.is_crisis_centre:
+        # A look-up of one person: a crisis-centre administrator, a stated reason, the audit log (BA-7.4).
+        context["lookup_contact"] = request.POST.get("contact", "")
+        context["lookup_reason"] = request.POST.get("reason", "")
+        try:
+            context["found"] = selectors.registration_lookup(
+                actor=user, contact=context["lookup_contact"], reason=context["lookup_reason"], ip=client_ip(request)
+            )
+            context["looked_up"] = True
+        except (RuleError, AccessDenied) as exc:
+            context["lookup_error"] = localise(exc)
     if nis and Municipality.objects.filter(nis_code=nis).exists():
         try:
             context["coverage"] = selectors.coverage(actor=user, area=Area("municipalities", codes=(nis,)))
