@@ -124,6 +124,44 @@ def load_demo_geography(count: int = 200_000) -> bool:
     return True
 
 
+DEMO_MAILBOX_PORT = 8025
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_mailbox_gateway() -> str | None:
+    """Point a platform e-mail gateway at the demo's mailbox, unless an e-mail gateway exists already.
+
+    Returns the folder the mailbox writes to (None when a real gateway is configured).
+    """
+    from tocsin.delivery.models import Gateway
+    from tocsin.delivery.services import gateway_configure
+    from tocsin.runtime.pg import var_dir
+
+    existing = Gateway.objects.filter(channel="email", enabled=True).exclude(name="demo-mailbox").exists()
+    if existing:
+        return None
+    folder = str(var_dir() / "demo-mail")
+    gateway_configure(
+        name="demo-mailbox",
+        kind="smtp",
+        channel="email",
+        rate_per_s=50,
+        concurrency=1,
+        config={"host": "127.0.0.1", "port": DEMO_MAILBOX_PORT, "from": "Tocsin demo <demo@tocsin.invalid>"},
+    )
+    return folder
+
+
 def current_code(email: str) -> str | None:
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -161,11 +199,20 @@ def run_demo(*, host: str, port: int) -> int:
             "registrations (e-mail at example.invalid) loaded.",
             flush=True,
         )
+    mail_dir = demo_mailbox_gateway()
     tocsin = [sys.executable, "-m", "tocsin.cli"]
     children = {
         "web": subprocess.Popen([*tocsin, "web", "--host", host, "--port", str(port)], env=env),
         "worker": subprocess.Popen([*tocsin, "worker"], env=env),
     }
+    if mail_dir is not None and not _port_free(DEMO_MAILBOX_PORT):
+        print(f"Port {DEMO_MAILBOX_PORT} is taken: the demo mailbox does not start (e-mail stays queued).", flush=True)
+        mail_dir = None
+    if mail_dir is not None:
+        children["mailbox"] = subprocess.Popen(
+            [sys.executable, "-m", "tocsin.runtime.demo_mailbox", "--port", str(DEMO_MAILBOX_PORT), "--dir", mail_dir],
+            env=env,
+        )
     _print_banner(host, port)
     stopping = False
 
@@ -217,6 +264,8 @@ def _print_banner(host: str, port: int) -> None:
     lines += [
         "  Two-factor code of a demo login:  .venv/bin/tocsin demo-code EMAIL",
         "  (or add the key from var/demo/logins.json to an authenticator app)",
+        "  E-mail sent through the delivery engine (citizens' codes, sign-in links) lands in var/demo-mail/.",
+        "  Citizens sign up at /citizen/ (e-mail works in the demo; SMS needs a gateway: docs/delivery.md).",
         "  Ctrl-C stops everything; the next `make demo` keeps the data.",
         "=" * 72,
         "",
