@@ -135,7 +135,6 @@ CASES = [
 # The API operation declares its body as `area: dict[str, Any]`, which django-ninja reads as a query parameter:
 # every POST with the area as JSON body gets 422 ["query", "area"]. It needs `area: dict[str, Any] = Body(...)`.
 # Strict: these turn red the day the operation is fixed, to drop the marker.
-API_BODY_BUG = pytest.mark.xfail(strict=True, reason="citizens/api.py coverage: `area` read as a query parameter")
 
 
 FIGURES = ("people", "addresses", "by_language", "by_channel")
@@ -152,7 +151,6 @@ def test_ba_7_4_coverage_gives_counts_per_area(people, cc_admin, area, expected)
     assert figures(result.__dict__) == expected
 
 
-@API_BODY_BUG
 @pytest.mark.parametrize(("area", "expected"), CASES)
 def test_ba_7_4_coverage_api_gives_counts_and_no_personal_data(people, cc_admin, api_client, area, expected):
     response = post(api_client(cc_admin), COVERAGE, area)
@@ -182,7 +180,6 @@ def test_ba_4_t1_a_police_zone_gets_no_coverage(people, police_admin):
     assert caught.value.rule == "BA-4-T1"
 
 
-@API_BODY_BUG
 def test_ba_4_t1_a_police_zone_gets_403_from_the_api(people, police_admin, api_client):
     response = post(api_client(police_admin), COVERAGE, {"type": "municipalities", "nis_codes": ["44021"]})
     assert response.status_code == 403
@@ -205,7 +202,6 @@ def test_coverage_refuses_an_unknown_code_naming_the_field(people, muni_admin):
     assert caught.value.field == "nis_codes"
 
 
-@API_BODY_BUG
 def test_coverage_api_refuses_a_bad_area_naming_the_field(people, muni_admin, api_client):
     response = post(api_client(muni_admin), COVERAGE, {"type": "municipalities", "nis_codes": ["99999"]})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "nis_codes"]

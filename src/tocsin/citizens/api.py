@@ -9,10 +9,10 @@ administrator can look a registration up with a reason (``/citizens/lookup``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Body, Router, Schema
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from pydantic import Field
@@ -306,7 +306,7 @@ def me_delete(request: HttpRequest) -> tuple[int, None]:
 
 
 @router.post("/citizens/coverage", response=CoverageOut, summary="Registered people in an area: counts only")
-def coverage(request: HttpRequest, area: dict[str, Any]) -> CoverageOut:
+def coverage(request: HttpRequest, area: Annotated[dict[str, Any], Body()]) -> CoverageOut:
     """The area as ``{"type": "polygon", "geometry": GeoJSON}``,
     ``{"type": "circle", "center": [lon, lat], "radius_m": 500}``,
     ``{"type": "municipalities", "nis_codes": […]}`` or ``{"type": "postcodes", "postcodes": […]}``."""
