@@ -103,8 +103,6 @@ def _database() -> dict[str, object]:
 
 
 DATABASES = {"default": _database()}
-if env("TOCSIN_TEST_DB"):  # several test runs side by side on one server each need their own test database
-    DATABASES["default"]["TEST"] = {"NAME": env("TOCSIN_TEST_DB")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
