@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Body, Router, Schema
+from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from pydantic import Field
@@ -202,7 +202,7 @@ def addresses(request: HttpRequest, q: str = "", language: str = "nl") -> list[A
 
 
 @router.post("/citizens/registrations", response={201: RegistrationOut}, auth=None, summary="Register (voluntarily)")
-def sign_up(request: HttpRequest, payload: SignUpIn) -> tuple[int, RegistrationOut]:
+def sign_up(request: HttpRequest, payload: SignUpIn) -> Status[RegistrationOut]:
     _json_only(request)
     result = services.registration_sign_up(
         name=payload.name,
@@ -219,7 +219,7 @@ def sign_up(request: HttpRequest, payload: SignUpIn) -> tuple[int, RegistrationO
         ip=client_ip(request),
         referrer_nis=payload.referrer_nis,
     )
-    return 201, _out(result.registration)
+    return Status(201, _out(result.registration))
 
 
 class VerifyOut(Schema):
@@ -300,9 +300,9 @@ def me_export(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.delete("/citizens/me", response={204: None}, auth=CitizenAuth(), summary="Erase my registration")
-def me_delete(request: HttpRequest) -> tuple[int, None]:
+def me_delete(request: HttpRequest) -> Status[None]:
     services.registration_erase(registration=request.auth, ip=client_ip(request))  # type: ignore[attr-defined]
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/citizens/coverage", response=CoverageOut, summary="Registered people in an area: counts only")
