@@ -92,7 +92,9 @@ def belgium_svg(
         value = values.get(nis, 0)
         k = _class(value, bounds)
         label = f"{escape(name)} ({nis}): {value} {escape(unit)}"
-        rows.append(f'<path d="{d}" fill="{CLASSES[k]}"><title>{label}</title></path>')
+        # Zoomed on one municipality, the squares are the figure: a light ground keeps them readable.
+        fill = ("#ffffff" if nis == focus else "#ececec") if focus else CLASSES[k]
+        rows.append(f'<path d="{d}" fill="{fill}"><title>{label}</title></path>')
     if highlight:
         width_hl = 2.2 * (0.25 if focus else 1)
         rows.append(next((f'<path d="{d}" fill="none" stroke="#c00000" stroke-width="{width_hl}"/>'
