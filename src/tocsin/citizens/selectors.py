@@ -161,6 +161,35 @@ def area_contact_points(
                 yield ("voice", value, LANGUAGES[language])
 
 
+def registrations_contact_points(
+    registration_ids: list[int], *, bin_message: bool = False
+) -> list[tuple[str, str, str]]:
+    """(channel, value, language) for the verified points of these registrations (a BIN group's members),
+    each value once per channel; active registrations only; never a deaf person's voice point."""
+    rows = (
+        ContactPoint.objects.filter(
+            registration_id__in=registration_ids,
+            registration__status=RegistrationStatus.ACTIVE.value,
+            verified_at__isnull=False,
+        )
+        .order_by("registration_id", "id")
+        .values_list("kind", "value", "sms", "voice", "registration__deaf", "registration__language")
+    )
+    if bin_message:
+        rows = rows.filter(registration__opt_out_bin=False)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for kind, value, sms, voice, deaf, language in rows:
+        channels = (
+            ["email"] if kind == "email" else [c for c, on in (("sms", sms), ("voice", voice and not deaf)) if on]
+        )
+        for channel in channels:
+            if (channel, value) not in seen:
+                seen.add((channel, value))
+                out.append((channel, value, language))
+    return out
+
+
 def registration_export(registration: Registration) -> dict[str, Any]:
     """Everything Tocsin holds about the person (GDPR access), as JSON."""
     from tocsin.audiences.models import BinMembership
