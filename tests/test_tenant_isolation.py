@@ -16,6 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.audiences.factories import registration
 from tests.organisations.factories import UserFactory
+from tocsin.alerts import services as alert_services
+from tocsin.alerts.models import Alert
 from tocsin.api.main import api
 from tocsin.audiences import services as audiences_services
 from tocsin.audiences.models import BinGroup, BinMembership, BinSender, Contact, ContactList
@@ -49,7 +51,12 @@ def victim(police_admin):
     )
     audiences_services.bin_group_join(code=group.code, registration_id=registration().pk)
     audiences_services.bin_sender_nominate(actor=police_admin, group_id=group.pk, user_id=colleague.pk)
+    alert = alert_services.alert_create(
+        actor=police_admin, event="Bankoverval", channels=["sms"], targets={"lists": [contact_list.pk]},
+        texts={"nl": {"headline": "Overval", "sms": "Sluit de deuren."}},
+    )  # fmt: skip
     return {
+        "alert_id": alert.pk,
         "list_id": contact_list.pk,
         "contact_id": contact.pk,
         "group_id": group.pk,
@@ -69,7 +76,8 @@ def _snapshot(victim) -> tuple:
     tokens = tuple(ApiToken.objects.filter(user__organisation=org).values_list("pk", "revoked_at"))
     notices = tuple(Notice.objects.filter(user__organisation=org).values_list("pk", "read_at"))
     deliveries = tuple(Delivery.objects.filter(request__organisation=org).values_list("pk", "state"))
-    return org.status, org.access_epoch, people, tokens, notices, deliveries, _audiences_snapshot(org)
+    alerts = tuple(Alert.objects.filter(organisation=org).values_list("pk", "state", "texts", "targets"))
+    return org.status, org.access_epoch, people, tokens, notices, deliveries, _audiences_snapshot(org), alerts
 
 
 def _audiences_snapshot(org) -> tuple:
@@ -105,7 +113,7 @@ def _api_operations() -> list[tuple[str, str]]:
 
 def test_every_api_route_with_an_id_is_covered():
     params = {p for _m, path in _api_operations() for p in re.findall(r"{(\w+)}", path)}
-    assert params <= {"user_id", "organisation_id", "request_id", "list_id", "contact_id", "group_id"}
+    assert params <= {"user_id", "organisation_id", "request_id", "list_id", "contact_id", "group_id", "alert_id"}
 
 
 @pytest.mark.parametrize(("method", "path"), _api_operations())
@@ -113,7 +121,8 @@ def test_tenant_isolation_api(method, path, muni_admin, victim, api_client):
     client = api_client(muni_admin)
     before = _snapshot(victim)
     url = path.format(**victim)
-    body = {"roles": ["viewer"], "reason": "x", "sms_sender": "X", "languages": ["nl"], "name": "x"}
+    body = {"roles": ["viewer"], "reason": "x", "sms_sender": "X", "languages": ["nl"], "name": "x",
+            "confirmation": "1", "msg_type": "Cancel"}  # fmt: skip
     response = client.generic(method, url, json.dumps(body), content_type="application/json")
     assert response.status_code in (403, 404), (method, url, response.status_code, response.content[:200])
     assert _snapshot(victim) == before

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "tocsin.geo",
     "tocsin.citizens",
     "tocsin.audiences",
+    "tocsin.alerts",
     "tocsin.web",
 ]
 

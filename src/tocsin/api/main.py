@@ -102,3 +102,6 @@ api.add_router("/", audiences_router)
 from tocsin.citizens.api import router as citizens_router  # noqa: E402
 
 api.add_router("/", citizens_router)
+from tocsin.alerts.api import router as alerts_router  # noqa: E402
+
+api.add_router("/", alerts_router)

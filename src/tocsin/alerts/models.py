@@ -1,0 +1,48 @@
+"""Alerts: one row per CAP message (Alert, Update, Cancel), with what it was launched with, frozen."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tocsin.alerts.domain import State
+
+
+class Alert(models.Model):
+    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=[(s.value, s.value) for s in State], default=State.DRAFT.value)
+    # CAP 1.2
+    identifier = models.CharField(max_length=100, unique=True)
+    msg_type = models.CharField(max_length=10, default="Alert")  # Alert | Update | Cancel
+    status = models.CharField(max_length=10, default="Actual")  # Actual | Exercise | Test
+    references = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
+    category = models.CharField(max_length=12, default="Safety")
+    event = models.CharField(max_length=200)
+    urgency = models.CharField(max_length=12, default="Immediate")
+    severity = models.CharField(max_length=12, default="Severe")
+    certainty = models.CharField(max_length=12, default="Observed")
+    response_types = models.JSONField(default=list)
+    onset = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    web = models.URLField(blank=True)
+    contact = models.CharField(max_length=200, blank=True)
+    # Messages of general interest respect the citizens' opt-out; emergencies reach everyone registered.
+    general_interest = models.BooleanField(default=False)
+    # {language: {headline, description, instruction, sms, email_subject, email_body}}
+    texts = models.JSONField(default=dict)
+    channels = models.JSONField(default=list)  # ["sms", "email"]
+    # {"lists": [ids], "bin_groups": [ids], "areas": [area JSON as geo.domain.area_from_json takes it]}
+    targets = models.JSONField(default=dict)
+    # Frozen at launch: recipients per channel and language, texts, the CAP document, the send requests.
+    launched_at = models.DateTimeField(null=True, blank=True)
+    launched_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    snapshot = models.JSONField(default=dict)
+    send_request_ids = models.JSONField(default=list)
+    cap_xml = models.TextField(blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "-created_at"])]

@@ -1,0 +1,347 @@
+"""Writes for alerts: draft, preview, launch, follow-up (Update / Cancel). Rules: BA-2, BA-4-T1, BA-4-T2,
+BA-7-BIN, BA-7-LISTS.
+
+Launching writes every delivery of every channel to the outbox in one transaction: an alert is launched
+entirely or not at all. What it was launched with (recipients per channel and language, texts, the CAP
+document) is frozen on the alert, so later edits to lists or registrations never change it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tocsin.alerts import domain
+from tocsin.alerts.domain import State
+from tocsin.alerts.models import Alert
+from tocsin.audit.services import audit_record
+from tocsin.organisations.domain import Kind, Role, RuleError, gettext_noop
+from tocsin.organisations.models import User
+from tocsin.organisations.services import AccessDenied, NotFound, access_check
+from tocsin.protocols import cap, gsm
+
+EDITABLE = (
+    "status", "category", "event", "urgency", "severity", "certainty", "response_types", "onset", "expires",
+    "web", "contact", "general_interest", "texts", "channels", "targets",
+)  # fmt: skip
+DEFAULT_TTL = timedelta(hours=6)
+
+
+def _require_operator(actor: User) -> None:
+    access_check(actor)
+    if not actor.has_role(Role.ADMIN, Role.OPERATOR):
+        raise AccessDenied(
+            gettext_noop("Only an operator or administrator of the entity may prepare or launch alerts.")
+        )
+    if Kind(actor.organisation.kind) not in (Kind.MUNICIPALITY, Kind.GOVERNOR, Kind.POLICE_ZONE, Kind.OTHER_TYPE2):
+        raise AccessDenied(gettext_noop("Only alerting entities launch alerts (BA-4-T1, BA-4-T2)."), rule="BA-4-T1")
+
+
+def _own(actor: User, alert_id: int, *, for_update: bool = False) -> Alert:
+    rows = Alert.objects.filter(organisation_id=actor.organisation_id, pk=alert_id)
+    alert = (rows.select_for_update() if for_update else rows).first()
+    if alert is None:
+        raise NotFound(gettext_noop("No such alert."))
+    return alert
+
+
+def _check_draft(actor: User, fields: Mapping[str, Any]) -> None:
+    domain.check_cap_fields(fields)
+    channels = list(fields.get("channels") or [])
+    if not channels or any(c not in domain.CHANNELS for c in channels):
+        raise RuleError(gettext_noop("Choose the channels: sms, email."), field="channels")
+    domain.check_texts(fields.get("texts") or {}, channels)
+    org = actor.organisation
+    domain.check_targets(Kind(org.kind), bin_option=org.bin_option, targets=fields.get("targets") or {})
+    from tocsin.geo.domain import area_from_json
+
+    for i, area in enumerate((fields.get("targets") or {}).get("areas") or []):
+        try:
+            area_from_json(area)
+        except RuleError as exc:
+            raise RuleError(exc.template, field=f"targets.areas[{i}].{exc.field}", params=exc.params) from None
+
+
+def alert_create(*, actor: User, **fields: Any) -> Alert:
+    """A draft; every rule is checked now so the operator learns early, and again at launch."""
+    _require_operator(actor)
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise RuleError(gettext_noop("Unknown field."), field=sorted(unknown)[0])
+    values = {
+        "status": "Actual", "category": "Safety", "urgency": "Immediate", "severity": "Severe",
+        "certainty": "Observed", "response_types": [], "channels": ["sms"], "targets": {}, "texts": {},
+        **fields,
+    }  # fmt: skip
+    _check_draft(actor, values)
+    with transaction.atomic():
+        alert = Alert.objects.create(
+            organisation_id=actor.organisation_id, created_by=actor, identifier=f"pending-{timezone.now().timestamp()}",
+            **values,
+        )  # fmt: skip
+        alert.identifier = _identifier(alert)
+        alert.save(update_fields=["identifier"])
+        audit_record(action="alert.drafted", actor=actor, organisation_id=actor.organisation_id,
+                     object_type="alert", object_id=alert.pk)  # fmt: skip
+    return alert
+
+
+def _identifier(alert: Alert) -> str:
+    """Unique and stable: platform, organisation, alert (CAP: no spaces, commas, '<' or '&')."""
+    return f"BE-TOCSIN-{alert.organisation_id}-{alert.pk}"
+
+
+def alert_update(*, actor: User, alert_id: int, **fields: Any) -> Alert:
+    _require_operator(actor)
+    with transaction.atomic():
+        alert = _own(actor, alert_id, for_update=True)
+        if alert.state != State.DRAFT.value:
+            raise RuleError(gettext_noop("Only a draft can be changed; launch an Update instead."), field="state")
+        unknown = set(fields) - set(EDITABLE)
+        if unknown:
+            raise RuleError(gettext_noop("Unknown field."), field=sorted(unknown)[0])
+        values = {name: fields.get(name, getattr(alert, name)) for name in EDITABLE}
+        _check_draft(actor, values)
+        for name, value in fields.items():
+            setattr(alert, name, value)
+        alert.updated_at = timezone.now()
+        alert.save()
+    return alert
+
+
+# --- recipients -------------------------------------------------------------------------------
+
+
+@dataclass
+class Recipients:
+    """Per channel, (address, language) pairs, each address once."""
+
+    by_channel: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {ch: dict(Counter(language for _v, language in rows)) for ch, rows in self.by_channel.items()}
+
+    @property
+    def total(self) -> int:
+        return len({value for rows in self.by_channel.values() for value, _l in rows})
+
+
+def _resolve(alert: Alert) -> Recipients:
+    """Who the alert reaches, per channel, in which language — lists, BIN groups and areas together."""
+    from tocsin.audiences.selectors import bin_group_members_for_send, contact_list_recipients_for_send
+    from tocsin.citizens.selectors import area_contact_points, registrations_contact_points
+    from tocsin.geo.domain import area_from_json
+
+    org = alert.organisation
+    languages = sorted(alert.texts, key=domain.LANGUAGES.index)
+    official = _official_language(org.nis_code)
+    wanted = set(alert.channels)
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+
+    def add(channel: str, value: str, own_language: str) -> None:
+        if channel in wanted:
+            found[channel].setdefault(value, domain.recipient_language(own_language, languages, official))
+
+    # Citizens first: a person's own choice of language wins over what a list says of them.
+    targets = alert.targets or {}
+    for area_json in targets.get("areas") or []:
+        area = area_from_json(area_json)
+        for channel, value, language in area_contact_points(area, general_interest=alert.general_interest):
+            add(channel, value, language)
+    if targets.get("bin_groups"):
+        members = bin_group_members_for_send(organisation=org, group_ids=targets["bin_groups"])
+        for channel, value, language in registrations_contact_points(members, bin_message=True):
+            add(channel, value, language)
+    if targets.get("lists"):
+        kinds = contact_list_recipients_for_send(organisation=org, list_ids=targets["lists"])
+        for value, language in kinds.get("mobile", []):
+            add("sms", value, language)
+        for value, language in kinds.get("email", []):
+            add("email", value, language)
+    return Recipients({ch: list(rows.items()) for ch, rows in found.items() if rows})
+
+
+def _official_language(nis_code: str) -> str:
+    """The first official language of the entity's municipality (nl, fr or de), for people without a choice
+    the alert covers."""
+    from tocsin.geo.models import Municipality
+
+    languages = Municipality.objects.filter(nis_code=nis_code).values_list("languages", flat=True).first()
+    return (languages or "nl").split(",")[0]
+
+
+def _units(alert: Alert, recipients: Recipients) -> int:
+    """SMS parts to be billed (per language's text): the estimate shown before launch."""
+    total = 0
+    for value_language in recipients.by_channel.get("sms", []):
+        text = alert.texts[value_language[1]]["sms"]
+        total += gsm.segment(text).count
+    return total
+
+
+def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
+    """What launching would do: recipients per channel and language, estimated SMS units, the exact texts,
+    the CAP document, and the number to type to confirm (the Hawaii 2018 false alarm lacked a preview)."""
+    alert = _own(actor, alert_id)
+    _check_draft(actor, {name: getattr(alert, name) for name in EDITABLE})
+    recipients = _resolve(alert)
+    return {
+        "alert_id": alert.pk,
+        "recipients": recipients.counts(),
+        "total": recipients.total,
+        "sms_units": _units(alert, recipients),
+        "texts": alert.texts,
+        "cap": cap.to_xml(_cap(alert)).decode(),
+        "confirmation": str(recipients.total),
+    }
+
+
+def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
+    from tocsin.geo.domain import area_from_json
+
+    areas = []
+    for area_json in (alert.targets or {}).get("areas") or []:
+        area = area_from_json(area_json)
+        if area.kind in ("municipalities", "postcodes"):
+            name = "NIS" if area.kind == "municipalities" else "postcode"
+            areas.append(cap.Area(", ".join(area.codes), geocodes=[(name, code) for code in area.codes]))
+        elif area.geometry is not None:
+            polygons = getattr(area.geometry, "geoms", [area.geometry])
+            rings = [[(round(y, 6), round(x, 6)) for x, y in p.exterior.coords] for p in polygons]
+            areas.append(cap.Area("drawn area" if area.kind == "polygon" else "circle", polygons=rings))
+    references = []
+    if alert.references_id:
+        original = alert.references
+        assert original is not None
+        references = [cap.Reference(_sender(), original.identifier, original.launched_at or original.created_at)]
+    infos = [
+        cap.Info(
+            language={"nl": "nl-BE", "fr": "fr-BE", "de": "de-BE", "en": "en"}[language],
+            categories=[alert.category],
+            event=alert.event,
+            response_types=list(alert.response_types),
+            urgency=alert.urgency,
+            severity=alert.severity,
+            certainty=alert.certainty,
+            onset=alert.onset,
+            expires=alert.expires,
+            sender_name=alert.organisation.name,
+            headline=texts.get("headline", ""),
+            description=texts.get("description", ""),
+            instruction=texts.get("instruction", ""),
+            web=alert.web,
+            contact=alert.contact,
+            areas=areas,
+        )
+        for language, texts in sorted(alert.texts.items(), key=lambda item: domain.LANGUAGES.index(item[0]))
+    ]
+    return cap.Alert(
+        identifier=alert.identifier,
+        sender=_sender(),
+        sent=sent or alert.launched_at or timezone.now(),
+        status=alert.status,
+        msg_type=alert.msg_type,
+        scope="Public",
+        references=references,
+        infos=infos,
+    )
+
+
+def _sender() -> str:
+    return str(getattr(settings, "TOCSIN_CAP_SENDER", "tocsin@alert.invalid"))
+
+
+def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
+    """Launch: every delivery of every channel into the outbox in one transaction, or nothing.
+
+    The operator confirms by typing the number of people the preview showed. A Cancel also withdraws
+    what is still queued of the alert it cancels.
+    """
+    from tocsin.delivery.domain import Channel, Priority
+    from tocsin.delivery.models import Delivery, SendRequest
+    from tocsin.delivery.services import send_request_create
+
+    _require_operator(actor)
+    with transaction.atomic():
+        alert = _own(actor, alert_id, for_update=True)
+        domain.check_transition(State(alert.state), State.LAUNCHED)
+        _check_draft(actor, {name: getattr(alert, name) for name in EDITABLE})
+        recipients = _resolve(alert)
+        if (confirmation or "").strip() != str(recipients.total):
+            raise RuleError(
+                gettext_noop("Type the number of people to be reached (%(total)s) to launch."),
+                field="confirmation",
+                params={"total": recipients.total},
+            )
+        if not recipients.total:
+            raise RuleError(gettext_noop("Nobody would receive this alert."), field="targets")
+        now = timezone.now()
+        expires = alert.expires or now + DEFAULT_TTL
+        priority = Priority.EMERGENCY if alert.severity in ("Extreme", "Severe") else Priority.ALERT
+        request_ids = []
+        for channel, rows in recipients.by_channel.items():
+            if channel == "sms":
+                content = {lang: {"text": t["sms"]} for lang, t in alert.texts.items()}
+            elif channel == "email":
+                content = {
+                    lang: {
+                        "subject": t.get("email_subject") or t["headline"],
+                        "text": t.get("email_body")
+                        or "\n\n".join(x for x in (t.get("description"), t.get("instruction")) if x),
+                    }
+                    for lang, t in alert.texts.items()
+                }
+            else:
+                continue
+            request = send_request_create(
+                organisation_id=alert.organisation_id, created_by_id=actor.pk, purpose=f"alert:{alert.pk}",
+                priority=priority, content=content, recipients={Channel(channel): rows}, expires_at=expires,
+            )  # fmt: skip
+            request_ids.append(request.pk)
+        alert.state = State.LAUNCHED.value
+        alert.launched_at = now
+        alert.launched_by = actor
+        alert.send_request_ids = request_ids
+        alert.cap_xml = cap.to_xml(_cap(alert, sent=now)).decode()
+        alert.snapshot = {
+            "recipients": recipients.counts(), "total": recipients.total, "sms_units": _units(alert, recipients),
+            "texts": alert.texts, "targets": alert.targets, "channels": alert.channels,
+        }  # fmt: skip
+        alert.save()
+        if alert.msg_type == "Cancel" and alert.references_id:
+            original = Alert.objects.select_for_update().get(pk=alert.references_id)
+            withdrawn = Delivery.objects.filter(request_id__in=original.send_request_ids, state="queued").update(
+                state="expired", final_at=now, error="withdrawn: the alert was cancelled"
+            )
+            SendRequest.objects.filter(pk__in=original.send_request_ids).update(expires_at=now)
+            domain.check_transition(State(original.state), State.CANCELLED)
+            original.state, original.cancelled_at = State.CANCELLED.value, now
+            original.save(update_fields=["state", "cancelled_at"])
+            alert.snapshot["withdrawn"] = withdrawn
+            alert.save(update_fields=["snapshot"])
+        audit_record(action="alert.launched", actor=actor, organisation_id=alert.organisation_id,
+                     object_type="alert", object_id=alert.pk,
+                     data={"msg_type": alert.msg_type, "total": recipients.total})  # fmt: skip
+    return alert
+
+
+def alert_follow_up(*, actor: User, alert_id: int, msg_type: str) -> Alert:
+    """A draft Update or Cancel of a launched alert: the same audience and channels, CAP references to it."""
+    if msg_type not in ("Update", "Cancel"):
+        raise RuleError(gettext_noop("A follow-up is an Update or a Cancel."), field="msg_type")
+    _require_operator(actor)
+    original = _own(actor, alert_id)
+    if original.state != State.LAUNCHED.value:
+        raise RuleError(gettext_noop("Only a launched alert can be updated or cancelled."), field="alert_id")
+    fields = {name: getattr(original, name) for name in EDITABLE}
+    alert = alert_create(actor=actor, **fields)
+    alert.msg_type, alert.references = msg_type, original
+    alert.save(update_fields=["msg_type", "references"])
+    return alert
