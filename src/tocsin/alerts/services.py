@@ -60,6 +60,11 @@ def _check_draft(actor: User, fields: Mapping[str, Any]) -> None:
     domain.check_texts(fields.get("texts") or {}, channels)
     org = actor.organisation
     domain.check_targets(Kind(org.kind), bin_option=org.bin_option, targets=fields.get("targets") or {})
+    from tocsin.audiences.selectors import bin_group_may_send
+
+    for group_id in (fields.get("targets") or {}).get("bin_groups") or []:
+        # BA-7-BIN: sending to a BIN group is delegated; both the coordinator and the police officer approved.
+        bin_group_may_send(group_id=int(group_id), user=actor)
     from tocsin.geo.domain import area_from_json
 
     for i, area in enumerate((fields.get("targets") or {}).get("areas") or []):
