@@ -202,7 +202,7 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "recipients": recipients.counts(),
         "total": recipients.total,
         "sms_units": _units(alert, recipients),
-        "texts": alert.texts,
+        "texts": {language: alert.texts[language] for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
         "confirmation": str(recipients.total),
     }

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tocsin.alerts import views as alert_views
 from tocsin.audiences import views as audiences_views
 from tocsin.citizens import views as citizen_views
 from tocsin.delivery import views as delivery_views
@@ -28,6 +29,12 @@ urlpatterns = [
     path("sends/<int:request_id>/events", delivery_views.send_events, name="send_events"),
     path("gateways/", delivery_views.gateways, name="gateways"),
     path("registrations/", citizen_views.coverage_page, name="registrations"),
+    path("alerts/", alert_views.alert_list, name="alerts"),
+    path("alerts/new/", alert_views.alert_compose, name="alert_new"),
+    path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
+    path("alerts/<int:alert_id>/edit/", alert_views.alert_compose, name="alert_edit"),
+    path("alerts/<int:alert_id>/follow-up/", alert_views.alert_follow_up, name="alert_follow_up"),
+    path("alerts/<int:alert_id>/cap.xml", alert_views.alert_cap, name="alert_cap"),
     path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
     path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
     path("cc/<str:what>/", views.cc_publish, name="cc_publish"),
