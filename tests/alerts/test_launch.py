@@ -83,10 +83,27 @@ def test_ba_2_alert_reaches_lists_and_citizens_once_each_in_their_language(opera
 
 def test_ba_7_lists_sending_again_and_again_to_own_list(operator, audience, peers):
     for _ in range(3):
-        alert = services.alert_create(actor=operator, event="Oefening", status="Exercise", channels=["sms"],
+        alert = services.alert_create(actor=operator, event="Stormschade", channels=["sms"],
                                       texts=TEXTS, targets={"lists": [audience["list"]]})  # fmt: skip
         services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="2")
     assert Alert.objects.filter(state="launched").count() == 3
+
+
+def test_an_exercise_reaches_only_the_test_list_and_says_so_in_each_language(operator, audience, peers):
+    test_list = audiences.contact_list_create(actor=operator, name="Testlijst", is_test=True)
+    audiences.contact_create(actor=operator, list_id=test_list.pk, name="Tester", mobile="0470100077", language="fr")
+    fields = {"event": "Maandelijkse test", "status": "Exercise", "channels": ["sms"], "texts": TEXTS}
+    for targets in ({"lists": [audience["list"]]}, {"lists": [test_list.pk], "areas": [audience["area"]]}):
+        with pytest.raises(RuleError) as exc:
+            services.alert_create(actor=operator, targets=targets, **fields)
+        assert exc.value.field == "targets"
+    alert = services.alert_create(actor=operator, targets={"lists": [test_list.pk]}, **fields)
+    assert services.alert_preview(actor=operator, alert_id=alert.pk)["texts"]["fr"]["sms"].startswith("[EXERCICE] ")
+    services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="1")
+    _drain(timeout=10)
+    [received] = peers.smsc.received
+    assert received.destination.endswith("32470100077")
+    assert cap.parse(Alert.objects.get().cap_xml.encode()).status == "Exercise"
 
 
 def test_ba_4_t2_police_zone_may_not_alert_citizens_in_an_area(police_zone, register):

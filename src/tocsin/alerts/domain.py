@@ -110,3 +110,25 @@ def recipient_language(own: str, available: list[str], area_default: str = "") -
     if area_default in available:
         return area_default
     return available[0]
+
+
+# Exercises and tests: what every text starts with, in the recipient's language, so nobody takes them for real.
+MARKS = {
+    "Exercise": {"nl": "OEFENING", "fr": "EXERCICE", "de": "ÜBUNG", "en": "EXERCISE"},
+    "Test": {"nl": "TEST", "fr": "TEST", "de": "TEST", "en": "TEST"},
+}
+
+
+def check_exercise(status: str, targets: Mapping[str, Any], *, test_lists: set[int]) -> None:
+    """An exercise or a test reaches only the entity's test list(s): no area, no BIN group, no other list."""
+    if status == "Actual":
+        return
+    lists = set(targets.get("lists") or [])
+    if targets.get("areas") or targets.get("bin_groups") or not lists or not lists <= test_lists:
+        raise RuleError(gettext_noop("An exercise or a test reaches only your test list."), field="targets", params={})
+
+
+def marked(status: str, language: str, text: str) -> str:
+    """``[OEFENING] …`` for an exercise, ``[TEST] …`` for a test; the text as it is for an actual alert."""
+    mark = MARKS.get(status, {}).get(language)
+    return f"[{mark}] {text}" if mark and text and not text.startswith(f"[{mark}]") else text

@@ -60,8 +60,11 @@ def _check_draft(actor: User, fields: Mapping[str, Any]) -> None:
     domain.check_texts(fields.get("texts") or {}, channels)
     org = actor.organisation
     domain.check_targets(Kind(org.kind), bin_option=org.bin_option, targets=fields.get("targets") or {})
+    from tocsin.audiences.models import ContactList
     from tocsin.audiences.selectors import bin_group_may_send
 
+    test_lists = set(ContactList.objects.filter(organisation=org, is_test=True).values_list("pk", flat=True))
+    domain.check_exercise(str(fields.get("status") or "Actual"), fields.get("targets") or {}, test_lists=test_lists)
     for group_id in (fields.get("targets") or {}).get("bin_groups") or []:
         # BA-7-BIN: sending to a BIN group is delegated; both the coordinator and the police officer approved.
         bin_group_may_send(group_id=int(group_id), user=actor)
@@ -186,9 +189,15 @@ def _units(alert: Alert, recipients: Recipients) -> int:
     """SMS parts to be billed (per language's text): the estimate shown before launch."""
     total = 0
     for value_language in recipients.by_channel.get("sms", []):
-        text = alert.texts[value_language[1]]["sms"]
-        total += gsm.segment(text).count
+        language = value_language[1]
+        total += gsm.segment(domain.marked(alert.status, language, alert.texts[language]["sms"])).count
     return total
+
+
+def _shown(alert: Alert, language: str) -> dict[str, str]:
+    """The texts of one language as recipients will read them (an exercise's mark included)."""
+    marked = ("sms", "email_subject", "email_body")
+    return {k: domain.marked(alert.status, language, v) if k in marked else v for k, v in alert.texts[language].items()}
 
 
 def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
@@ -202,7 +211,7 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "recipients": recipients.counts(),
         "total": recipients.total,
         "sms_units": _units(alert, recipients),
-        "texts": {language: alert.texts[language] for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
+        "texts": {language: _shown(alert, language) for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
         "confirmation": str(recipients.total),
     }
@@ -292,14 +301,14 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         priority = Priority.EMERGENCY if alert.severity in ("Extreme", "Severe") else Priority.ALERT
         request_ids = []
         for channel, rows in recipients.by_channel.items():
+            mark = alert.status
             if channel == "sms":
-                content = {lang: {"text": t["sms"]} for lang, t in alert.texts.items()}
+                content = {lang: {"text": domain.marked(mark, lang, t["sms"])} for lang, t in alert.texts.items()}
             elif channel == "email":
                 content = {
                     lang: {
-                        "subject": t.get("email_subject") or t["headline"],
-                        "text": t.get("email_body")
-                        or "\n\n".join(x for x in (t.get("description"), t.get("instruction")) if x),
+                        "subject": domain.marked(mark, lang, t.get("email_subject") or t["headline"]),
+                        "text": domain.marked(mark, lang, _email_body(t)),
                     }
                     for lang, t in alert.texts.items()
                 }
@@ -335,6 +344,10 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
                      object_type="alert", object_id=alert.pk,
                      data={"msg_type": alert.msg_type, "total": recipients.total})  # fmt: skip
     return alert
+
+
+def _email_body(texts: Mapping[str, str]) -> str:
+    return texts.get("email_body") or "\n\n".join(x for x in (texts.get("description"), texts.get("instruction")) if x)
 
 
 def alert_follow_up(*, actor: User, alert_id: int, msg_type: str) -> Alert:

@@ -43,6 +43,7 @@ def _ip(request: HttpRequest) -> str | None:
 class ContactListIn(Schema):
     name: Text = Field(min_length=1, max_length=200)
     description: Text = Field(default="", max_length=2000)
+    is_test: bool = False
 
 
 class ContactListPatch(Schema):
@@ -54,6 +55,7 @@ class ContactListOut(Schema):
     id: int
     name: str
     description: str
+    is_test: bool = False
     contact_count: int = 0
     created_at: datetime
 

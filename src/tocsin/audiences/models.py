@@ -23,6 +23,8 @@ class ContactList(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="contact_lists")
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    # The entity's test list: exercises and tests reach it and nobody else.
+    is_test = models.BooleanField(_("test list (exercises and tests)"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)

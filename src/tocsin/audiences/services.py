@@ -91,7 +91,7 @@ def _list_for_update(actor: User, list_id: int) -> ContactList:
     return contact_list
 
 
-def contact_list_create(*, actor: User, name: str, description: str = "") -> ContactList:
+def contact_list_create(*, actor: User, name: str, description: str = "", is_test: bool = False) -> ContactList:
     require_list_writer(actor)
     name = _clean_list_name(name)
     with transaction.atomic():
@@ -101,6 +101,7 @@ def contact_list_create(*, actor: User, name: str, description: str = "") -> Con
                     organisation_id=actor.organisation_id,
                     name=name,
                     description=(description or "").strip(),
+                    is_test=is_test,
                     created_by=actor,
                 )
         except IntegrityError:
