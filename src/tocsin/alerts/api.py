@@ -115,7 +115,7 @@ def alert_preview(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     return services.alert_preview(actor=user, alert_id=alert_id)
 
 
-@router.post("/alerts/{alert_id}/launch", response=AlertOut, summary="Launch (type the number of people)")
+@router.post("/alerts/{alert_id}/launch", response=AlertOut, summary="Launch (type the number of recipients)")
 def alert_launch(request: HttpRequest, alert_id: int, payload: LaunchIn) -> AlertOut:
     user: User = request.auth  # type: ignore[attr-defined]
     return _out(services.alert_launch(actor=user, alert_id=alert_id, confirmation=payload.confirmation))
@@ -135,3 +135,12 @@ def alert_cap(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = selectors.alert_get(actor=user, alert_id=alert_id)
     document = alert.cap_xml or services.alert_preview(actor=user, alert_id=alert_id)["cap"]
     return HttpResponse(document, content_type="application/cap+xml; charset=utf-8")
+
+
+@router.post("/alert-imports", response={201: AlertOut}, summary="A draft from a CAP 1.2 document (request body)")
+def alert_import(request: HttpRequest) -> Any:
+    """Send the CAP XML as the request body (``Content-Type: application/cap+xml``)."""
+    from ninja import Status
+
+    user: User = request.auth  # type: ignore[attr-defined]
+    return Status(201, _out(services.alert_import_cap(actor=user, document=request.body)))

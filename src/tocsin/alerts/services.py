@@ -275,7 +275,8 @@ def _sender() -> str:
 def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
     """Launch: every delivery of every channel into the outbox in one transaction, or nothing.
 
-    The operator confirms by typing the number of people the preview showed. A Cancel also withdraws
+    The operator confirms by typing the number of recipients (phone numbers and e-mail addresses) the
+    preview showed. A Cancel also withdraws
     what is still queued of the alert it cancels.
     """
     from tocsin.delivery.domain import Channel, Priority
@@ -290,7 +291,7 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         recipients = _resolve(alert)
         if (confirmation or "").strip() != str(recipients.total):
             raise RuleError(
-                gettext_noop("Type the number of people to be reached (%(total)s) to launch."),
+                gettext_noop("Type the number of recipients (%(total)s) to launch."),
                 field="confirmation",
                 params={"total": recipients.total},
             )
@@ -363,3 +364,67 @@ def alert_follow_up(*, actor: User, alert_id: int, msg_type: str) -> Alert:
     alert.msg_type, alert.references = msg_type, original
     alert.save(update_fields=["msg_type", "references"])
     return alert
+
+
+CAP_LANGUAGES = {"nl": "nl", "fr": "fr", "de": "de", "en": "en"}
+
+
+def alert_import_cap(*, actor: User, document: bytes) -> Alert:
+    """A draft from a CAP 1.2 document (a weather service's warning, say), read safely (``protocols.cap``).
+
+    Its texts per language, CAP values and areas (polygons, circles, NIS or postal geocodes) become the
+    draft's; the draft is then checked like any other, and the operator previews and launches it.
+    """
+    try:
+        incoming = cap.parse(document)
+    except cap.CapError as exc:
+        raise RuleError(gettext_noop("The CAP document is not valid: %(why)s"), field="document",
+                        params={"why": str(exc)}) from None  # fmt: skip
+    if incoming.msg_type != "Alert":
+        raise RuleError(gettext_noop("Only a CAP Alert can be imported as a draft."), field="document")
+    if not incoming.infos:
+        raise RuleError(gettext_noop("The CAP document has no <info>."), field="document")
+    texts: dict[str, dict[str, str]] = {}
+    areas: list[dict[str, Any]] = []
+    for info in incoming.infos:
+        language = CAP_LANGUAGES.get(info.language.split("-")[0].lower())
+        if language is None or language in texts:
+            continue
+        headline = info.headline or info.event
+        sms = f"{headline}: {info.instruction}" if info.instruction else headline
+        texts[language] = {
+            "headline": headline[:200],
+            "sms": sms[:600],
+            "email_subject": headline[:200],
+            "email_body": "\n\n".join(x for x in (info.description, info.instruction) if x) or headline,
+            "instruction": info.instruction,
+        }
+    first = incoming.infos[0]
+    for area in first.areas:
+        for ring in area.polygons:
+            geometry = {"type": "Polygon", "coordinates": [[[lon, lat] for lat, lon in ring]]}
+            areas.append({"type": "polygon", "geometry": geometry})
+        for lat, lon, radius_km in area.circles:
+            areas.append({"type": "circle", "center": [lon, lat], "radius_m": radius_km * 1000})
+        nis = [value for name, value in area.geocodes if name.upper() in ("NIS", "REFNIS")]
+        postcodes = [value for name, value in area.geocodes if name.lower() in ("postcode", "postal_code", "zip")]
+        if nis:
+            areas.append({"type": "municipalities", "nis_codes": nis})
+        if postcodes:
+            areas.append({"type": "postcodes", "postcodes": postcodes})
+    return alert_create(
+        actor=actor,
+        status=incoming.status if incoming.status in ("Actual", "Exercise", "Test") else "Actual",
+        category=first.categories[0],
+        event=first.event[:200],
+        urgency=first.urgency,
+        severity=first.severity,
+        certainty=first.certainty,
+        response_types=[r for r in first.response_types if r in cap.RESPONSE],
+        onset=first.onset,
+        expires=first.expires,
+        web=first.web[:200],
+        texts=texts,
+        channels=["sms", "email"],
+        targets={"areas": areas},
+    )
