@@ -1,12 +1,15 @@
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from tocsin.alerts import feeds
 from tocsin.api.main import api
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("citizen/", include("tocsin.citizens.urls")),
+    path("feeds/cap.atom", feeds.cap_feed, name="alert_feed"),
+    path("feeds/cap/<str:identifier>.xml", feeds.cap_document, name="alert_feed_cap"),
     # The BIN invitation link handed out by entities (docs/audiences.md).
     path("bin/join/<str:code>/", RedirectView.as_view(pattern_name="citizens:bin_join", permanent=False)),
     path("", include("tocsin.web.urls")),
