@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import itertools
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tocsin.protocols import gsm, smpp
@@ -47,6 +49,8 @@ class Smsc:
     binds: int = 0
     submits: int = 0
     port: int = 0
+    # Called with the wall-clock time of the first submit_sm accepted (bench/alert.py's time to first SMS).
+    first_submit: Callable[[float], None] | None = None
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -113,6 +117,8 @@ class Smsc:
                         await send(Pdu(Command.SUBMIT_SM_RESP, pdu.sequence, Status.RX_P_APPN))
                         continue
                     message_id = f"L{next(self._ids):010d}"
+                    if not self.received and self.first_submit is not None:
+                        self.first_submit(time.time())
                     self.received.append(
                         Received(destination, pdu.get("source_addr", ""), pdu.get("data_coding", 0),
                                  pdu.get("short_message", b""), message_id)
@@ -192,7 +198,10 @@ def main() -> None:
     args = parser.parse_args()
 
     async def run() -> None:
-        smsc = Smsc(Behaviour(throttle_every=args.throttle_every))
+        smsc = Smsc(
+            Behaviour(throttle_every=args.throttle_every),
+            first_submit=lambda at: print(f"first_submit={at:.6f}", flush=True),
+        )
         await smsc.serve(port=args.port)
         print(f"ready port={smsc.port}", flush=True)
         await asyncio.Event().wait()

@@ -186,12 +186,13 @@ def _official_language(nis_code: str) -> str:
 
 
 def _units(alert: Alert, recipients: Recipients) -> int:
-    """SMS parts to be billed (per language's text): the estimate shown before launch."""
-    total = 0
-    for value_language in recipients.by_channel.get("sms", []):
-        language = value_language[1]
-        total += gsm.segment(domain.marked(alert.status, language, alert.texts[language]["sms"])).count
-    return total
+    """SMS parts to be billed: each language's (marked) text cut once, times its recipients — the estimate
+    shown before launch."""
+    per_language = Counter(language for _value, language in recipients.by_channel.get("sms", []))
+    return sum(
+        gsm.segment(domain.marked(alert.status, language, alert.texts[language]["sms"])).count * count
+        for language, count in per_language.items()
+    )
 
 
 def _shown(alert: Alert, language: str) -> dict[str, str]:
