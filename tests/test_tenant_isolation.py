@@ -147,7 +147,7 @@ def _portal_routes() -> list[str]:
 def test_every_portal_route_with_an_id_is_covered():
     params = {p for route in _portal_routes() for p in re.findall(r"<int:(\w+)>", route)}
     assert params <= {"user_id", "organisation_id", "token_id", "notice_id", "request_id", "list_id", "contact_id",
-                      "group_id"}  # fmt: skip
+                      "group_id", "alert_id"}  # fmt: skip
 
 
 @pytest.mark.parametrize("route", _portal_routes())

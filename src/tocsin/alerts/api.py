@@ -61,6 +61,7 @@ class AlertOut(Schema):
     texts: dict[str, dict[str, str]]
     references: int | None
     launched_at: datetime | None
+    approved_by: int | None = None
     snapshot: dict[str, Any]
     send_request_ids: list[int]
 
@@ -78,7 +79,8 @@ def _out(alert: Alert) -> AlertOut:
         id=alert.pk, identifier=alert.identifier, state=alert.state, msg_type=alert.msg_type, status=alert.status,
         event=alert.event, severity=alert.severity, urgency=alert.urgency, certainty=alert.certainty,
         channels=alert.channels, targets=alert.targets, texts=alert.texts, references=alert.references_id,
-        launched_at=alert.launched_at, snapshot=alert.snapshot, send_request_ids=alert.send_request_ids,
+        launched_at=alert.launched_at, approved_by=alert.approved_by_id, snapshot=alert.snapshot,
+        send_request_ids=alert.send_request_ids,
     )  # fmt: skip
 
 
@@ -144,3 +146,22 @@ def alert_import(request: HttpRequest) -> Any:
 
     user: User = request.auth  # type: ignore[attr-defined]
     return Status(201, _out(services.alert_import_cap(actor=user, document=request.body)))
+
+
+class PolicyIn(Schema):
+    four_eyes: bool
+
+
+@router.put("/alert-policy", response={204: None}, summary="Your entity's alert rules (administrators)")
+def alert_policy(request: HttpRequest, payload: PolicyIn) -> Any:
+    from ninja import Status
+
+    user: User = request.auth  # type: ignore[attr-defined]
+    services.alert_policy_set(actor=user, four_eyes=payload.four_eyes)
+    return Status(204, None)
+
+
+@router.post("/alerts/{alert_id}/approve", response=AlertOut, summary="Approve a draft (four eyes)")
+def alert_approve(request: HttpRequest, alert_id: int) -> AlertOut:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return _out(services.alert_approve(actor=user, alert_id=alert_id))

@@ -132,3 +132,13 @@ def marked(status: str, language: str, text: str) -> str:
     """``[OEFENING] …`` for an exercise, ``[TEST] …`` for a test; the text as it is for an actual alert."""
     mark = MARKS.get(status, {}).get(language)
     return f"[{mark}] {text}" if mark and text and not text.startswith(f"[{mark}]") else text
+
+
+def check_four_eyes(*, author_id: int | None, approver_id: int | None) -> None:
+    """Four eyes: someone other than the author of this version approved it."""
+    if approver_id is None:
+        raise RuleError(
+            gettext_noop("Your entity requires a second person's approval before launch."), field="approval"
+        )
+    if approver_id == author_id:
+        raise RuleError(gettext_noop("The approval must come from someone other than the author."), field="approval")

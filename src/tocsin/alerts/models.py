@@ -13,6 +13,10 @@ class Alert(models.Model):
     created_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    # Four eyes: a second person approves this version before launch (cleared by any change).
+    approved_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=[(s.value, s.value) for s in State], default=State.DRAFT.value)
     # CAP 1.2
     identifier = models.CharField(max_length=100, unique=True)
@@ -46,3 +50,13 @@ class Alert(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+
+class AlertPolicy(models.Model):
+    """An entity's own rules for its alerts."""
+
+    organisation = models.OneToOneField("organisations.Organisation", on_delete=models.CASCADE, related_name="+")
+    # A second person of the entity approves every alert before it can be launched.
+    four_eyes = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")

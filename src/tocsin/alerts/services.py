@@ -91,8 +91,8 @@ def alert_create(*, actor: User, **fields: Any) -> Alert:
     _check_draft(actor, values)
     with transaction.atomic():
         alert = Alert.objects.create(
-            organisation_id=actor.organisation_id, created_by=actor, identifier=f"pending-{timezone.now().timestamp()}",
-            **values,
+            organisation_id=actor.organisation_id, created_by=actor, updated_by=actor,
+            identifier=f"pending-{timezone.now().timestamp()}", **values,
         )  # fmt: skip
         alert.identifier = _identifier(alert)
         alert.save(update_fields=["identifier"])
@@ -120,6 +120,8 @@ def alert_update(*, actor: User, alert_id: int, **fields: Any) -> Alert:
         for name, value in fields.items():
             setattr(alert, name, value)
         alert.updated_at = timezone.now()
+        alert.updated_by = actor
+        alert.approved_by, alert.approved_at = None, None  # a changed text needs a new approval
         alert.save()
     return alert
 
@@ -289,6 +291,10 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         alert = _own(actor, alert_id, for_update=True)
         domain.check_transition(State(alert.state), State.LAUNCHED)
         _check_draft(actor, {name: getattr(alert, name) for name in EDITABLE})
+        if four_eyes(alert.organisation_id):
+            domain.check_four_eyes(
+                author_id=alert.updated_by_id or alert.created_by_id, approver_id=alert.approved_by_id
+            )
         recipients = _resolve(alert)
         if (confirmation or "").strip() != str(recipients.total):
             raise RuleError(
@@ -429,3 +435,42 @@ def alert_import_cap(*, actor: User, document: bytes) -> Alert:
         channels=["sms", "email"],
         targets={"areas": areas},
     )
+
+
+def four_eyes(organisation_id: int) -> bool:
+    from tocsin.alerts.models import AlertPolicy
+
+    return AlertPolicy.objects.filter(organisation_id=organisation_id, four_eyes=True).exists()
+
+
+def alert_policy_set(*, actor: User, four_eyes: bool) -> None:
+    """An entity administrator requires (or no longer requires) a second person's approval for every alert."""
+    from tocsin.alerts.models import AlertPolicy
+
+    access_check(actor)
+    if not actor.has_role(Role.ADMIN):
+        raise AccessDenied(gettext_noop("Only an administrator of the entity sets its alert rules."))
+    with transaction.atomic():
+        AlertPolicy.objects.update_or_create(
+            organisation_id=actor.organisation_id,
+            defaults={"four_eyes": four_eyes, "updated_at": timezone.now(), "updated_by": actor},
+        )
+        audit_record(
+            action="alert.policy_set", actor=actor, organisation_id=actor.organisation_id,
+            object_type="organisation", object_id=actor.organisation_id, data={"four_eyes": four_eyes},
+        )  # fmt: skip
+
+
+def alert_approve(*, actor: User, alert_id: int) -> Alert:
+    """A second person of the entity approves this version of the draft (four eyes)."""
+    _require_operator(actor)
+    with transaction.atomic():
+        alert = _own(actor, alert_id, for_update=True)
+        if alert.state != State.DRAFT.value:
+            raise RuleError(gettext_noop("Only a draft is approved."), field="state")
+        domain.check_four_eyes(author_id=alert.updated_by_id or alert.created_by_id, approver_id=actor.pk)
+        alert.approved_by, alert.approved_at = actor, timezone.now()
+        alert.save(update_fields=["approved_by", "approved_at"])
+        audit_record(action="alert.approved", actor=actor, organisation_id=alert.organisation_id,
+                     object_type="alert", object_id=alert.pk)  # fmt: skip
+    return alert
