@@ -34,3 +34,20 @@ def test_four_eyes_needs_another_person_and_a_change_needs_a_new_approval(operat
     assert not Delivery.objects.exists()
     services.alert_approve(actor=colleague, alert_id=alert.pk)
     assert services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="2").state == "launched"
+
+
+def test_four_eyes_in_the_portal(operator, audience, municipality, as_user):  # noqa: F811
+    admin = UserFactory(organisation=municipality, roles=["admin"])
+    colleague = UserFactory(organisation=municipality, roles=["operator"])
+    services.alert_policy_set(actor=admin, four_eyes=True)
+    alert = services.alert_create(actor=operator, event="Brand", channels=["sms"], texts=TEXTS,
+                                  targets={"lists": [audience["list"]]})  # fmt: skip
+    page = as_user(operator).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'id="approval"' in page and "/approve/" not in page  # the author cannot approve
+    as_user(colleague).post(f"/alerts/{alert.pk}/approve/")
+    alert.refresh_from_db()
+    assert alert.approved_by == colleague
+    launched = as_user(operator).post(f"/alerts/{alert.pk}/", {"confirmation": "2"})
+    assert launched.status_code == 302
+    alert.refresh_from_db()
+    assert alert.state == "launched"

@@ -170,7 +170,12 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         alert = selectors.alert_get(actor=user, alert_id=alert_id)
     except NotFound:
         raise Http404 from None
-    context: dict[str, Any] = {"alert": alert, "language_names": LANGUAGE_NAMES}
+    context: dict[str, Any] = {
+        "alert": alert,
+        "language_names": LANGUAGE_NAMES,
+        "four_eyes": services.four_eyes(alert.organisation_id),
+        "may_approve": (alert.updated_by_id or alert.created_by_id) != user.pk,
+    }
     status = 200
     if request.method == "POST" and alert.state == domain.State.DRAFT.value:
         try:
@@ -219,3 +224,18 @@ def alert_cap(request: HttpRequest, alert_id: int) -> HttpResponse:
     except RuleError as exc:
         return HttpResponse(localise(exc), status=422, content_type="text/plain; charset=utf-8")
     return HttpResponse(document, content_type="application/cap+xml; charset=utf-8")
+
+
+@login_required
+@require_POST
+def alert_approve(request: HttpRequest, alert_id: int) -> HttpResponse:
+    from django.contrib import messages
+
+    user = _user(request)
+    try:
+        services.alert_approve(actor=user, alert_id=alert_id)
+    except NotFound:
+        raise Http404 from None
+    except (RuleError, AccessDenied) as exc:
+        messages.error(request, localise(exc))
+    return redirect("web:alert_detail", alert_id=alert_id)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
     path("alerts/<int:alert_id>/edit/", alert_views.alert_compose, name="alert_edit"),
     path("alerts/<int:alert_id>/follow-up/", alert_views.alert_follow_up, name="alert_follow_up"),
+    path("alerts/<int:alert_id>/approve/", alert_views.alert_approve, name="alert_approve"),
     path("alerts/<int:alert_id>/cap.xml", alert_views.alert_cap, name="alert_cap"),
     path("cc/organisations/", views.cc_organisations, name="cc_organisations"),
     path("cc/organisations/<int:organisation_id>/", views.cc_organisation, name="cc_organisation"),
