@@ -164,3 +164,19 @@ def test_cancel_withdraws_what_is_still_queued_and_tells_the_same_audience(opera
     assert document.msg_type == "Cancel" and document.references[0].identifier == alert.identifier
     _drain(timeout=10)
     assert sorted(r.short_message.decode("latin-1")[:5] for r in peers.smsc.received) == ["Fauss", "Vals ", "Vals "]
+
+
+@pytest.mark.parametrize("key", ["fire", "flood", "water", "evacuation", "all_clear"])
+def test_every_default_template_makes_a_valid_alert_in_four_languages(operator, audience, key):
+    from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
+
+    template = DEFAULT_TEMPLATES[key]
+    assert set(template["texts"]) == {"nl", "fr", "de", "en"}
+    alert = services.alert_create(actor=operator, channels=["sms"], targets={"lists": [audience["list"]]}, **template)
+    SCHEMA.validate(services.alert_preview(actor=operator, alert_id=alert.pk)["cap"])
+
+
+def test_compose_page_starts_from_a_template(operator, as_user):
+    page = as_user(operator).get("/alerts/new/?template=evacuation").content.decode()
+    assert "Verlaat nu uw woning" in page and "Quittez votre logement" in page
+    assert '<option value="Extreme" selected>' in page

@@ -165,3 +165,12 @@ def alert_policy(request: HttpRequest, payload: PolicyIn) -> Any:
 def alert_approve(request: HttpRequest, alert_id: int) -> AlertOut:
     user: User = request.auth  # type: ignore[attr-defined]
     return _out(services.alert_approve(actor=user, alert_id=alert_id))
+
+
+@router.get("/alert-templates", response=dict[str, dict[str, Any]], summary="Templates for recurring events")
+def alert_templates(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    """Fire, flood, drinking water, evacuation, all clear: CAP values and texts in nl, fr, de, en to start a
+    draft from (``POST /alerts`` with your targets and channels)."""
+    from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
+
+    return DEFAULT_TEMPLATES

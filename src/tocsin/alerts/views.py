@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tocsin.alerts import domain, selectors, services
 from tocsin.alerts.models import Alert
+from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
@@ -157,7 +158,12 @@ def alert_compose(request: HttpRequest, alert_id: int | None = None) -> HttpResp
             return render(request, "alerts/compose.html", context, status=422)
         return redirect("web:alert_detail", alert_id=alert.pk)
     values = {name: getattr(alert, name) for name in services.EDITABLE} if alert else {"channels": ["sms"]}
-    return render(request, "alerts/compose.html", _form_context(user, alert, values))
+    template = DEFAULT_TEMPLATES.get(request.GET.get("template", "")) if alert is None else None
+    if template:
+        values.update(template)
+    context = _form_context(user, alert, values)
+    context["templates"] = [(key, t["event"]) for key, t in DEFAULT_TEMPLATES.items()] if alert is None else []
+    return render(request, "alerts/compose.html", context)
 
 
 @login_required
