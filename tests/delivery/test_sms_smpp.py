@@ -30,8 +30,9 @@ def _gateway(smsc, **extra):
     )  # fmt: skip
 
 
-def _drain(timeout: float = 30, **dispatcher_kwargs) -> None:
-    """Run a dispatcher until no delivery is queued, claimed or waiting for its receipt."""
+def _drain(timeout: float = 30, *, replies: int = 0, **dispatcher_kwargs) -> None:
+    """Run a dispatcher until no delivery is queued, claimed or waiting for its receipt (and, with
+    ``replies``, until that many replies from handsets are stored)."""
 
     async def go():
         dispatcher = Dispatcher(database_url_for_tests(), idle_s=0.2, **dispatcher_kwargs)
@@ -40,9 +41,11 @@ def _drain(timeout: float = 30, **dispatcher_kwargs) -> None:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 cur = await conn.execute(
-                    "SELECT count(*) FROM delivery_delivery WHERE state IN ('queued', 'claimed', 'submitted')"
+                    "SELECT (SELECT count(*) FROM delivery_delivery WHERE state IN ('queued', 'claimed', 'submitted')),"
+                    " (SELECT count(*) FROM delivery_inboundmessage)"
                 )
-                if (await cur.fetchone())[0] == 0:
+                pending, stored = await cur.fetchone()
+                if pending == 0 and stored >= replies:
                     break
                 await asyncio.sleep(0.1)
         dispatcher.stop.set()

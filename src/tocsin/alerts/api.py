@@ -174,3 +174,9 @@ def alert_templates(request: HttpRequest) -> dict[str, dict[str, Any]]:
     from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
 
     return DEFAULT_TEMPLATES
+
+
+@router.get("/alerts/{alert_id}/acks", response=dict[str, int], summary="Replies to the SMS: OK, help, other")
+def alert_acks(request: HttpRequest, alert_id: int) -> dict[str, int]:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return selectors.alert_acks(alert=selectors.alert_get(actor=user, alert_id=alert_id))

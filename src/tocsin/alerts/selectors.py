@@ -19,3 +19,38 @@ def alert_get(*, actor: User, alert_id: int) -> Alert:
     if alert is None:
         raise NotFound(gettext_noop("No such alert."))
     return alert
+
+
+ACK_WORDS = {
+    "ok": ("OK", "JA", "OUI", "YES", "GELEZEN", "LU"),
+    "help": ("HELP", "HULP", "AIDE", "HILFE", "SOS"),
+}
+
+
+def alert_acks(*, alert: Alert) -> dict[str, int]:
+    """Replies to the alert's SMS, per keyword (OK / HULP …), each person once: the first word of every reply
+    received within two days of launch from a number the alert reached. Counts only (BA-7.4)."""
+    from django.db import connection
+
+    if not alert.launched_at or not alert.send_request_ids:
+        return {"ok": 0, "help": 0, "other": 0}
+    sql = """
+        SELECT upper(split_part(trim(i.text), ' ', 1)), ltrim(i.sender, '+')
+        FROM delivery_inboundmessage i
+        WHERE i.received_at >= %s AND i.received_at < %s + interval '2 days'
+          AND ltrim(i.sender, '+') IN (
+              SELECT ltrim(d.recipient, '+') FROM delivery_delivery d
+              WHERE d.request_id = ANY(%s) AND d.channel = 'sms')
+        ORDER BY i.received_at
+    """
+    seen: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [alert.launched_at, alert.launched_at, list(alert.send_request_ids)])
+        for word, sender in cursor.fetchall():
+            kind = next((k for k, words in ACK_WORDS.items() if word.strip(".!") in words), "other")
+            if seen.get(sender) != "help":  # a call for help is never overwritten by a later "OK"
+                seen[sender] = kind
+    counts = {"ok": 0, "help": 0, "other": 0}
+    for kind in seen.values():
+        counts[kind] += 1
+    return counts

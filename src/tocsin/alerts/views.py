@@ -199,6 +199,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         except (RuleError, AccessDenied, NotFound) as exc:
             context["preview_error"] = localise(exc)
     else:
+        context["acks"] = selectors.alert_acks(alert=alert)
         context["progress"] = [
             (request_id, send_request_progress(actor=user, request_id=request_id))
             for request_id in alert.send_request_ids
