@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "procrastinate.contrib.django",
     "ninja",  # serves the API docs page from local static files, not a CDN
+    "leaflet",  # Leaflet and Leaflet.draw as static files for the alert map
     "tocsin.audit",
     "tocsin.organisations",
     "tocsin.delivery",

@@ -27,8 +27,16 @@ def test_ba_2_operator_composes_previews_launches_and_cancels(page, asgi_server,
     page.goto(f"{asgi_server}/alerts/")
     page.locator("#new-alert").click()
     page.locator("#event").fill("Overstroming")
-    page.locator("#area_kind").select_option("municipalities")
-    page.locator("#area_codes").fill("41081")
+    # Draw a square around Zottegem on the map (Leaflet.draw): the form's area fields follow.
+    page.locator(".leaflet-draw-draw-polygon").click()
+    box = page.locator("#alert-map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the view is centred on 4.45 E, 50.55 N
+    corners = [(cx - 110, cy - 95), (cx - 30, cy - 95), (cx - 30, cy - 15), (cx - 110, cy - 15), (cx - 110, cy - 95)]
+    for x, y in corners:
+        page.mouse.click(x, y)
+        page.wait_for_timeout(150)
+    expect(page.locator("#area_kind")).to_have_value("polygon")
+    expect(page.locator("#area_geojson")).to_have_value(re.compile("Polygon"))
     page.locator("#nl_headline").fill("Hoogwater")
     page.locator("#nl_sms").fill("Hoogwater in Zottegem: blijf binnen en volg de instructies.")
     expect(page.locator("#nl_sms-count")).to_contain_text("GSM-7 · 1 SMS")

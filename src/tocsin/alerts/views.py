@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,13 @@ from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
 from tocsin.organisations.services import AccessDenied, NotFound
 
+DEFAULTS = {
+    "status": "Actual",
+    "category": "Safety",
+    "urgency": "Immediate",
+    "severity": "Severe",
+    "certainty": "Observed",
+}
 LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "de": "Deutsch", "en": "English"}
 TEXT_FIELDS = [
     ("headline", _("Headline")),
@@ -49,8 +57,6 @@ def _choices(user: User) -> dict[str, Any]:
 
 
 def _area_from_form(post: Any) -> list[dict[str, Any]]:
-    import json
-
     kind = post.get("area_kind", "")
     if kind in ("municipalities", "postcodes"):
         codes = [c for c in post.get("area_codes", "").replace(",", " ").split() if c]
@@ -113,10 +119,11 @@ def _form_context(user: User, alert: Alert | None, values: dict[str, Any], error
             for code in domain.LANGUAGES
         ],
         "area": area,
+        "area_geometry": json.dumps(area.get("geometry")) if area.get("geometry") else "",
         "area_codes": " ".join(area.get("nis_codes") or area.get("postcodes") or []),
         "area_kinds": AREA_KINDS,
         "options": [
-            (name, allowed, values.get(name, allowed[0]))
+            (name, allowed, values.get(name) or DEFAULTS[name])
             for name, allowed in (
                 ("status", ("Actual", "Exercise", "Test")),
                 ("category", cap.CATEGORY),
@@ -246,3 +253,13 @@ def alert_approve(request: HttpRequest, alert_id: int) -> HttpResponse:
     except (RuleError, AccessDenied) as exc:
         messages.error(request, localise(exc))
     return redirect("web:alert_detail", alert_id=alert_id)
+
+
+@login_required
+def outlines(request: HttpRequest) -> HttpResponse:
+    """Belgium's municipalities for the map's background (no tile server needed)."""
+    from tocsin.geo.maps import outlines_geojson
+
+    response = HttpResponse(outlines_geojson(), content_type="application/geo+json")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

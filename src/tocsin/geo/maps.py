@@ -140,3 +140,28 @@ def _bounds(nis: str) -> tuple[float, float, float, float] | None:
 
     boundary = Municipality.objects.filter(nis_code=nis).values_list("boundary", flat=True).first()
     return shape(boundary).bounds if boundary else None
+
+
+@lru_cache(maxsize=4)
+def _outlines_geojson(version: str) -> bytes:
+    import json
+
+    from tocsin.geo.models import Municipality
+
+    features = []
+    for m in Municipality.objects.exclude(boundary=None).only("nis_code", "name_nl", "name_fr", "boundary"):
+        geometry = shape(m.boundary).simplify(0.003, preserve_topology=True)
+        rounded = shapely.set_precision(geometry, 0.0001)
+        name = m.name_nl if m.name_nl == m.name_fr else f"{m.name_nl} / {m.name_fr}"
+        features.append(
+            {"type": "Feature", "properties": {"nis": m.nis_code, "name": name},
+             "geometry": shapely.geometry.mapping(rounded)}
+        )  # fmt: skip
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")).encode()
+
+
+def outlines_geojson() -> bytes:
+    """The municipalities' outlines as one small GeoJSON (simplified), the background of the alert map."""
+    from tocsin.geo.models import Municipality
+
+    return _outlines_geojson(f"{Municipality.objects.exclude(boundary=None).count()}")

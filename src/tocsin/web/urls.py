@@ -30,6 +30,7 @@ urlpatterns = [
     path("gateways/", delivery_views.gateways, name="gateways"),
     path("registrations/", citizen_views.coverage_page, name="registrations"),
     path("alerts/", alert_views.alert_list, name="alerts"),
+    path("alerts/outlines.geojson", alert_views.outlines, name="alert_outlines"),
     path("alerts/new/", alert_views.alert_compose, name="alert_new"),
     path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
     path("alerts/<int:alert_id>/edit/", alert_views.alert_compose, name="alert_edit"),

@@ -29,3 +29,50 @@
     update();
   });
 })();
+
+// The area map: Belgium's municipalities as the background (no tile server), Leaflet.draw for a polygon or a
+// circle; what is drawn fills the form's area fields, which also work without the map.
+(function () {
+  var el = document.getElementById("alert-map");
+  if (!el || !window.L || !L.Control.Draw) return;
+  var map = L.map(el, { zoomSnap: 0.25, attributionControl: false }).setView([50.55, 4.45], 7.25);
+  fetch(el.dataset.outlines, { credentials: "same-origin" })
+    .then(function (r) { return r.json(); })
+    .then(function (g) {
+      L.geoJSON(g, {
+        style: { color: "#777", weight: 0.6, fillColor: "#eef3f8", fillOpacity: 0.9 },
+        onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " (" + f.properties.nis + ")"); }
+      }).addTo(map);
+    });
+  var drawn = new L.FeatureGroup().addTo(map);
+  map.addControl(new L.Control.Draw({
+    draw: { polyline: false, rectangle: false, marker: false, circlemarker: false,
+            polygon: { allowIntersection: false, showArea: false }, circle: { showRadius: true } },
+    edit: { featureGroup: drawn }
+  }));
+  function field(id) { return document.getElementById(id); }
+  function fill(layer) {
+    if (layer instanceof L.Circle) {
+      var c = layer.getLatLng();
+      field("area_kind").value = "circle";
+      field("area_lon").value = c.lng.toFixed(6);
+      field("area_lat").value = c.lat.toFixed(6);
+      field("area_radius_m").value = Math.round(layer.getRadius());
+    } else {
+      field("area_kind").value = "polygon";
+      field("area_geojson").value = JSON.stringify(layer.toGeoJSON().geometry);
+    }
+  }
+  map.on(L.Draw.Event.CREATED, function (e) { drawn.clearLayers(); drawn.addLayer(e.layer); fill(e.layer); });
+  map.on(L.Draw.Event.EDITED, function (e) { e.layers.eachLayer(fill); });
+  // What the draft already has, drawn again.
+  try {
+    if (field("area_kind").value === "polygon" && field("area_geojson").value) {
+      drawn.addLayer(L.geoJSON(JSON.parse(field("area_geojson").value)).getLayers()[0]);
+    } else if (field("area_kind").value === "circle" && field("area_lat").value) {
+      drawn.addLayer(L.circle([parseFloat(field("area_lat").value), parseFloat(field("area_lon").value)],
+                              { radius: parseFloat(field("area_radius_m").value) }));
+    }
+    if (drawn.getLayers().length) map.fitBounds(drawn.getBounds(), { maxZoom: 12 });
+  } catch (err) { /* the form fields still hold the area */ }
+})();
