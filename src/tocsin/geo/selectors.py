@@ -9,7 +9,6 @@ the points in the cells on its edge are tested one by one (vectorised).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,14 +88,6 @@ def area_address_count(area: Area) -> int:
         return int(cursor.fetchone()[0])
 
 
-def municipality_list() -> list[Municipality]:
-    return list(Municipality.objects.defer("boundary").order_by("name_nl"))
-
-
-def municipality_get(nis_code: str) -> Municipality | None:
-    return Municipality.objects.filter(nis_code=nis_code).first()
-
-
 def address_search(query: str, *, limit: int = 10) -> list[Address]:
     """Autocomplete over the register: ``Kerkstraat 12 9000``, ``rue de la Loi 16, 1000 Bruxelles``.
 
@@ -127,10 +118,3 @@ def address_search(query: str, *, limit: int = 10) -> list[Address]:
         rows = rows.filter(house_number__iexact=number)
     # Ordered by the indexed key first, so PostgreSQL stops after `limit` rows instead of sorting every match.
     return list(rows.order_by("search_key", "postcode", "house_number", "box")[:limit])
-
-
-def municipality_boundaries(nis_codes: Sequence[str]) -> list[dict[str, Any]]:
-    return [
-        {"nis_code": m.nis_code, "name": m.name_nl, "boundary": m.boundary}
-        for m in Municipality.objects.filter(nis_code__in=list(nis_codes))
-    ]

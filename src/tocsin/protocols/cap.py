@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_BYTES = 1024 * 1024
@@ -497,8 +497,3 @@ def parse(data: bytes) -> Alert:
     )
     check(alert)
     return alert
-
-
-def utc(value: datetime) -> datetime:
-    """The same instant with the +00:00 offset (what CAP wants for UTC)."""
-    return value.astimezone(UTC)
