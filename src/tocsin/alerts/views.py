@@ -263,3 +263,23 @@ def outlines(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(outlines_geojson(), content_type="application/geo+json")
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+def alert_report(request: HttpRequest, alert_id: int, kind: str) -> HttpResponse:
+    """The alert's report as CSV or PDF: counts only (BA-7.4)."""
+    from tocsin.alerts.report import alert_report as build
+    from tocsin.alerts.report import report_csv, report_pdf
+
+    try:
+        report = build(actor=_user(request), alert_id=alert_id)
+    except NotFound:
+        raise Http404 from None
+    name = f"tocsin-report-{report['alert'].identifier}"
+    if kind == "csv":
+        response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    else:
+        response = HttpResponse(report_pdf(report), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response

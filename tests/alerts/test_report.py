@@ -1,0 +1,27 @@
+"""The report of an alert: timeline, figures per channel, units and replies, as CSV and PDF — no personal data
+(BA-7.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.alerts.test_launch import TEXTS, audience, operator  # noqa: F401 — fixtures
+from tests.delivery.test_sms_smpp import _drain
+from tocsin.alerts import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_ba_7_4_report_has_the_figures_and_no_recipient(operator, audience, peers, as_user):  # noqa: F811
+    alert = services.alert_create(actor=operator, event="Overstroming", channels=["sms"], texts=TEXTS,
+                                  targets={"areas": [audience["area"]]})  # fmt: skip
+    services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="3")
+    _drain(timeout=10)
+    client = as_user(operator)
+    csv = client.get(f"/alerts/{alert.pk}/report.csv").content.decode("utf-8-sig")
+    assert "channel sms;delivered;3" in csv and "billing;sms_units;3" in csv
+    assert "timeline;" in csv and ";drafted operator@zottegem.be" in csv and "launched" in csv
+    assert "+3247" not in csv
+    pdf = client.get(f"/alerts/{alert.pk}/report.pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert b"+3247" not in pdf.content
