@@ -180,3 +180,17 @@ def test_compose_page_starts_from_a_template(operator, as_user):
     page = as_user(operator).get("/alerts/new/?template=evacuation").content.decode()
     assert "Verlaat nu uw woning" in page and "Quittez votre logement" in page
     assert '<option value="Extreme" selected>' in page
+
+
+def test_an_entity_keeps_its_own_templates_and_only_it_sees_them(operator, audience, as_user, police_admin,
+                                                                 api_client):  # fmt: skip
+    alert = services.alert_create(actor=operator, event="Wateroverlast Bevegemse Vijvers", channels=["sms"],
+                                  texts=TEXTS, targets={"lists": [audience["list"]]})  # fmt: skip
+    as_user(operator).post(f"/alerts/{alert.pk}/template/", {"name": "Vijvers"})
+    mine = api_client(operator).get("/api/v1/alert-templates").json()
+    [key] = [k for k in mine if k.startswith("own:")]
+    assert mine[key]["event"] == "Wateroverlast Bevegemse Vijvers" and "targets" not in mine[key]
+    page = as_user(operator).get(f"/alerts/new/?template={key}").content.decode()
+    assert "Wateroverlast Bevegemse Vijvers" in page
+    theirs = api_client(police_admin).get("/api/v1/alert-templates").json()
+    assert not any(k.startswith("own:") for k in theirs)

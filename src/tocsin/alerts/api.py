@@ -169,11 +169,10 @@ def alert_approve(request: HttpRequest, alert_id: int) -> AlertOut:
 
 @router.get("/alert-templates", response=dict[str, dict[str, Any]], summary="Templates for recurring events")
 def alert_templates(request: HttpRequest) -> dict[str, dict[str, Any]]:
-    """Fire, flood, drinking water, evacuation, all clear: CAP values and texts in nl, fr, de, en to start a
-    draft from (``POST /alerts`` with your targets and channels)."""
-    from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
-
-    return DEFAULT_TEMPLATES
+    """Fire, flood, drinking water, evacuation, all clear (CAP values and texts in nl, fr, de, en) and your
+    entity's own (``own:<id>``), to start a draft from (``POST /alerts`` with your targets and channels)."""
+    user: User = request.auth  # type: ignore[attr-defined]
+    return services.alert_templates(actor=user)
 
 
 @router.get("/alerts/{alert_id}/acks", response=dict[str, int], summary="Replies to the SMS: OK, help, other")

@@ -60,3 +60,16 @@ class AlertPolicy(models.Model):
     four_eyes = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+
+
+class AlertTemplate(models.Model):
+    """An entity's own template for a recurring event: CAP values and texts, no targets."""
+
+    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    fields = models.JSONField(default=dict)  # event, category, urgency, severity, certainty, response_types, texts
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey("organisations.User", null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="alerts_template_name_unique")]

@@ -474,3 +474,31 @@ def alert_approve(*, actor: User, alert_id: int) -> Alert:
         audit_record(action="alert.approved", actor=actor, organisation_id=alert.organisation_id,
                      object_type="alert", object_id=alert.pk)  # fmt: skip
     return alert
+
+
+TEMPLATE_FIELDS = ("event", "category", "urgency", "severity", "certainty", "response_types", "texts", "channels")
+
+
+def alert_template_save(*, actor: User, alert_id: int, name: str) -> Any:
+    """Keep an alert's CAP values and texts (not its targets) as a template of the entity."""
+    from tocsin.alerts.models import AlertTemplate
+
+    _require_operator(actor)
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise RuleError(gettext_noop("Name the template (1 to 100 characters)."), field="name")
+    alert = _own(actor, alert_id)
+    fields = {key: getattr(alert, key) for key in TEMPLATE_FIELDS}
+    template, _created = AlertTemplate.objects.update_or_create(
+        organisation_id=actor.organisation_id, name=name, defaults={"fields": fields, "created_by": actor}
+    )
+    return template
+
+
+def alert_templates(*, actor: User) -> dict[str, dict[str, Any]]:
+    """The platform's templates and the entity's own (``own:<id>``), each as the fields of a new draft."""
+    from tocsin.alerts.models import AlertTemplate
+    from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
+
+    own = AlertTemplate.objects.filter(organisation_id=actor.organisation_id).order_by("name")
+    return {**DEFAULT_TEMPLATES, **{f"own:{t.pk}": {**t.fields, "name": t.name} for t in own}}

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tocsin.alerts import domain, selectors, services
 from tocsin.alerts.models import Alert
-from tocsin.alerts.templates_default import DEFAULT_TEMPLATES
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
@@ -165,11 +164,12 @@ def alert_compose(request: HttpRequest, alert_id: int | None = None) -> HttpResp
             return render(request, "alerts/compose.html", context, status=422)
         return redirect("web:alert_detail", alert_id=alert.pk)
     values = {name: getattr(alert, name) for name in services.EDITABLE} if alert else {"channels": ["sms"]}
-    template = DEFAULT_TEMPLATES.get(request.GET.get("template", "")) if alert is None else None
+    templates = services.alert_templates(actor=user) if alert is None else {}
+    template = templates.get(request.GET.get("template", ""))
     if template:
-        values.update(template)
+        values.update({k: v for k, v in template.items() if k in services.EDITABLE})
     context = _form_context(user, alert, values)
-    context["templates"] = [(key, t["event"]) for key, t in DEFAULT_TEMPLATES.items()] if alert is None else []
+    context["templates"] = [(key, t.get("name") or t["event"]) for key, t in templates.items()]
     return render(request, "alerts/compose.html", context)
 
 
@@ -283,3 +283,19 @@ def alert_report(request: HttpRequest, alert_id: int, kind: str) -> HttpResponse
         response = HttpResponse(report_pdf(report), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
+
+
+@login_required
+@require_POST
+def alert_save_template(request: HttpRequest, alert_id: int) -> HttpResponse:
+    from django.contrib import messages
+    from django.utils.translation import gettext
+
+    try:
+        services.alert_template_save(actor=_user(request), alert_id=alert_id, name=request.POST.get("name", ""))
+        messages.success(request, gettext("Saved as a template."))
+    except NotFound:
+        raise Http404 from None
+    except (RuleError, AccessDenied) as exc:
+        messages.error(request, localise(exc))
+    return redirect("web:alert_detail", alert_id=alert_id)

@@ -36,6 +36,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/edit/", alert_views.alert_compose, name="alert_edit"),
     path("alerts/<int:alert_id>/follow-up/", alert_views.alert_follow_up, name="alert_follow_up"),
     path("alerts/<int:alert_id>/approve/", alert_views.alert_approve, name="alert_approve"),
+    path("alerts/<int:alert_id>/template/", alert_views.alert_save_template, name="alert_save_template"),
     path("alerts/<int:alert_id>/cap.xml", alert_views.alert_cap, name="alert_cap"),
     path("alerts/<int:alert_id>/report.csv", alert_views.alert_report, {"kind": "csv"}, name="alert_report_csv"),
     path("alerts/<int:alert_id>/report.pdf", alert_views.alert_report, {"kind": "pdf"}, name="alert_report_pdf"),
