@@ -297,10 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds a claimed batch stays this worker's; after a crash it returns to the queue then (default 60)",
     )
-    p = add("gateway", cmd_gateway, "List or configure SMS and e-mail gateways (see docs/delivery.md).")
+    p = add(
+        "gateway",
+        cmd_gateway,
+        "List or configure gateways: SMS, e-mail, location-based SMS, cell broadcast (docs/broadcast.md).",
+    )
     p.add_argument("action", choices=["list", "set", "kannel-urls"])
     p.add_argument("name", nargs="?", help="the gateway's name (set, kannel-urls)")
-    p.add_argument("--kind", choices=["smpp", "kannel", "smtp"])
+    p.add_argument("--kind", choices=["smpp", "kannel", "smtp", "cap-https", "ecbe"])
     p.add_argument("--rate", type=float, help="messages per second, across all workers together")
     p.add_argument("--concurrency", type=int, help="connections, across all workers together")
     p.add_argument("--organisation", type=int, help="an organisation's id: its own gateway (default: platform-wide)")

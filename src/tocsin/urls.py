@@ -2,12 +2,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from tocsin.alerts import feeds
+from tocsin.alerts import views as alert_views
 from tocsin.api.main import api
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("citizen/", include("tocsin.citizens.urls")),
+    path("ack/<str:token>", alert_views.alert_ack, name="alert_ack"),  # an alert e-mail's link (public)
     path("feeds/cap.atom", feeds.cap_feed, name="alert_feed"),
     path("feeds/cap/<str:identifier>.xml", feeds.cap_document, name="alert_feed_cap"),
     # The BIN invitation link handed out by entities (docs/audiences.md).

@@ -28,4 +28,5 @@ def test_replies_to_the_sms_are_counted_per_keyword_and_person(municipality, reg
         _drain(timeout=10, replies=3)
     alert.refresh_from_db()
     counts = selectors.alert_acks(alert=alert)
-    assert counts[expected] == 3 and sum(counts.values()) == 3
+    assert counts[expected] == 3 and counts["ok"] + counts["help"] + counts["other"] == 3
+    assert counts[f"sms_{expected}"] == 3

@@ -11,8 +11,16 @@ from tocsin.organisations.domain import Audience, Kind, RuleError, check_may_tar
 from tocsin.protocols import cap, gsm
 
 LANGUAGES = ("nl", "fr", "de", "en")
-CHANNELS = ("sms", "email")  # voice (issue 10), location-based SMS and cell broadcast come with their gateways
+# sms and email reach registered people one by one; lbsms (location-based SMS through each mobile operator)
+# and cb (cell broadcast) reach every phone in an area, without registration. Voice comes with its gateway.
+CHANNELS = ("sms", "email", "lbsms", "cb")
+AREA_CHANNELS = ("lbsms", "cb")
 MAX_SMS_PARTS = 6
+# Cell broadcast (3GPP TS 23.041): a page carries 82 octets — 93 GSM-7 characters or 41 UCS-2 ones — and a
+# message at most 15 pages.
+CB_PAGE_OCTETS = 82
+CB_MAX_PAGES = 15
+MAX_VOICE_CHARS = 2000
 
 
 class State(StrEnum):
@@ -60,6 +68,25 @@ def check_texts(texts: Mapping[str, Mapping[str, str]], channels: list[str]) -> 
                     field=f"texts.{language}.sms",
                     params={"parts": parts_count, "max": MAX_SMS_PARTS},
                 )
+        if "cb" in channels:
+            cb = (parts.get("cb") or "").strip()
+            if not cb:
+                raise RuleError(gettext_noop("Write the cell-broadcast text."), field=f"texts.{language}.cb")
+            _coding, pages = cb_pages(cb)
+            if pages > CB_MAX_PAGES:
+                raise RuleError(
+                    gettext_noop("The cell-broadcast text takes %(pages)s pages; at most %(max)s."),
+                    field=f"texts.{language}.cb",
+                    params={"pages": pages, "max": CB_MAX_PAGES},
+                )
+        if "lbsms" in channels and not (parts.get("sms") or "").strip():
+            raise RuleError(gettext_noop("Write the SMS text."), field=f"texts.{language}.sms")
+        if len(parts.get("voice") or "") > MAX_VOICE_CHARS:
+            raise RuleError(
+                gettext_noop("The voice script is longer than %(max)s characters."),
+                field=f"texts.{language}.voice",
+                params={"max": MAX_VOICE_CHARS},
+            )
         if "email" in channels:
             subject = parts.get("email_subject") or parts.get("headline") or ""
             if any(c in subject for c in "\r\n"):
@@ -70,11 +97,23 @@ def check_texts(texts: Mapping[str, Mapping[str, str]], channels: list[str]) -> 
                 raise RuleError(gettext_noop("Write the e-mail text."), field=f"texts.{language}.email_body")
 
 
-def check_targets(kind: Kind, *, bin_option: bool, targets: Mapping[str, Any]) -> None:
-    """Who the entity may alert (BA-4-T1, BA-4-T2, BA-7-BIN): enforced here for portal, API and CAP import."""
+def check_targets(
+    kind: Kind, *, bin_option: bool, targets: Mapping[str, Any], channels: list[str] | tuple[str, ...] = ()
+) -> None:
+    """Who the entity may alert (BA-4-T1, BA-4-T2, BA-7-BIN): enforced here for portal, API and CAP import.
+
+    Location-based SMS and cell broadcast reach everyone in an area, registered or not: like alerting
+    citizens, that is for type-1 entities only (BA-4-T2), and it needs an area."""
     lists, groups, areas = targets.get("lists") or [], targets.get("bin_groups") or [], targets.get("areas") or []
     if not (lists or groups or areas):
         raise RuleError(gettext_noop("Choose who receives the alert."), field="targets")
+    if any(c in AREA_CHANNELS for c in channels):
+        check_may_target(kind, Audience.CITIZENS, bin_option=bin_option)
+        if not areas:
+            raise RuleError(
+                gettext_noop("Location-based SMS and cell broadcast reach an area: draw or choose one."),
+                field="targets.areas",
+            )
     if lists:
         check_may_target(kind, Audience.CONTACT_LISTS, bin_option=bin_option)
     if groups:
@@ -142,3 +181,42 @@ def check_four_eyes(*, author_id: int | None, approver_id: int | None) -> None:
         )
     if approver_id == author_id:
         raise RuleError(gettext_noop("The approval must come from someone other than the author."), field="approval")
+
+
+def cb_pages(text: str) -> tuple[str, int]:
+    """The character set ("gsm" or "ucs2") and number of pages a cell-broadcast text takes."""
+    if gsm.is_gsm7(text):
+        per_page = CB_PAGE_OCTETS * 8 // 7  # 93
+        return "gsm", max(1, -(-gsm.septets(text) // per_page))
+    units = len(text.encode("utf-16-be")) // 2
+    return "ucs2", max(1, -(-units // (CB_PAGE_OCTETS // 2)))
+
+
+# EU-Alert message identifiers (3GPP TS 23.041 § 9.4.1.2.2, ETSI TS 102 900): the class a phone shows an
+# alert as follows from its severity, urgency and certainty; the same class in a second language is 13
+# higher. Exercises and tests have their own identifiers, which phones hide unless the user opts in.
+CB_IDS = {
+    ("Extreme", "Immediate", "Observed"): 4371,
+    ("Extreme", "Immediate", "Likely"): 4372,
+    ("Extreme", "Expected", "Observed"): 4373,
+    ("Extreme", "Expected", "Likely"): 4374,
+    ("Severe", "Immediate", "Observed"): 4375,
+    ("Severe", "Immediate", "Likely"): 4376,
+    ("Severe", "Expected", "Observed"): 4377,
+    ("Severe", "Expected", "Likely"): 4378,
+}
+CB_TEST, CB_EXERCISE, CB_INFO = 4380, 4381, 4396
+CB_SECOND_LANGUAGE = 13
+
+
+def cb_message_id(*, status: str, severity: str, urgency: str, certainty: str, second_language: bool) -> int:
+    """The cell-broadcast message identifier of an alert (see CB_IDS)."""
+    if status == "Test":
+        base = CB_TEST
+    elif status == "Exercise":
+        base = CB_EXERCISE
+    else:
+        urgency = "Immediate" if urgency == "Immediate" else "Expected"
+        certainty = "Observed" if certainty == "Observed" else "Likely"
+        base = CB_IDS.get((severity, urgency, certainty), CB_INFO)
+    return base + (CB_SECOND_LANGUAGE if second_language else 0)

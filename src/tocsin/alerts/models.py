@@ -73,3 +73,65 @@ class AlertTemplate(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="alerts_template_name_unique")]
+
+
+class AreaBroadcast(models.Model):
+    """An alert handed to one area-broadcast gateway: a mobile operator's location-based SMS endpoint or a cell
+    broadcast centre. The operator reports counts (cells, handsets reached), never numbers."""
+
+    STATES = ("queued", "accepted", "broadcasting", "ended", "failed", "withdrawn")
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="broadcasts")
+    gateway = models.ForeignKey("delivery.Gateway", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=10)  # lbsms | cb
+    state = models.CharField(max_length=12, default="queued")
+    # The operator's reference (lbsms) or the cell-broadcast message identifiers sent (cb).
+    remote_ids = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)  # {cells, handsets, sent, delivered} as the operator reports them
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "gateway"], name="alerts_broadcast_once")]
+
+
+class AlertAck(models.Model):
+    """A recipient acknowledged an alert through the link in its e-mail (SMS replies are read from the
+    inbound messages). One per delivery: the first answer counts, a call for help is never overwritten."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.BigIntegerField()
+    channel = models.CharField(max_length=10, default="email")
+    kind = models.CharField(max_length=8)  # ok | help
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "delivery_id"], name="alerts_ack_once")]
+
+
+class FeedPartner(models.Model):
+    """A partner (digital signage, media, an app) that receives every public alert's CAP document as it is
+    launched, by an HTTPS POST signed with its own secret. Managed by the crisis centre."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)  # the HMAC key, shown once when the partner is added
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class PartnerPush(models.Model):
+    """One alert pushed to one partner: tried until the partner answers 2xx, or five times."""
+
+    partner = models.ForeignKey(FeedPartner, on_delete=models.CASCADE, related_name="pushes")
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, default="queued")  # queued | pushed | failed
+    attempts = models.PositiveSmallIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "alert"], name="alerts_push_once")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from tocsin.alerts.models import Alert
@@ -28,8 +30,23 @@ ACK_WORDS = {
 
 
 def alert_acks(*, alert: Alert) -> dict[str, int]:
+    """Acknowledgements, counts only (BA-7.4): totals ``ok`` / ``help`` / ``other``, and per channel
+    (``sms_…``: replies to the SMS, ``email_…``: the e-mail's link)."""
+    from django.db.models import Count
+
+    from tocsin.alerts.models import AlertAck
+
+    sms = _sms_acks(alert)
+    email = dict(AlertAck.objects.filter(alert=alert).values_list("kind").annotate(n=Count("id")).order_by())
+    out = {f"sms_{k}": v for k, v in sms.items()}
+    out.update({"email_ok": email.get("ok", 0), "email_help": email.get("help", 0)})
+    out.update({"ok": sms["ok"] + out["email_ok"], "help": sms["help"] + out["email_help"], "other": sms["other"]})
+    return out
+
+
+def _sms_acks(alert: Alert) -> dict[str, int]:
     """Replies to the alert's SMS, per keyword (OK / HULP …), each person once: the first word of every reply
-    received within two days of launch from a number the alert reached. Counts only (BA-7.4)."""
+    received within two days of launch from a number the alert reached."""
     from django.db import connection
 
     if not alert.launched_at or not alert.send_request_ids:
@@ -54,3 +71,32 @@ def alert_acks(*, alert: Alert) -> dict[str, int]:
     for kind in seen.values():
         counts[kind] += 1
     return counts
+
+
+DELIVERY_STATES = ("queued", "claimed", "submitted", "delivered", "failed", "expired")
+
+
+def alert_dashboard(*, alert: Alert) -> dict[str, Any]:
+    """Everything the live dashboard shows of a launched alert: per channel and state the deliveries of its
+    send requests, its area broadcasts with the operators' counts, and the acknowledgements."""
+    from tocsin.alerts.broadcasts import broadcast_summary
+    from tocsin.delivery.selectors import progress, summarise
+
+    channels: dict[str, dict[str, int]] = {}
+    for request_id in alert.send_request_ids:
+        for channel, states in progress(request_id=request_id).items():
+            row = channels.setdefault(channel, dict.fromkeys(DELIVERY_STATES, 0))
+            for state, n in states.items():
+                row[state] = row.get(state, 0) + n
+    summary = summarise(0, channels)
+    area = broadcast_summary(alert)
+    return {
+        "alert": alert.pk,
+        "state": alert.state,
+        "channels": channels,
+        "total": summary["total"],
+        "ended": summary["ended"],
+        "done": summary["ended"] == summary["total"] and not any(b["state"] == "queued" for b in area),
+        "broadcasts": area,
+        "acks": alert_acks(alert=alert),
+    }

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tocsin.alerts import domain
+from tocsin.alerts import broadcasts, domain
 from tocsin.alerts.domain import State
 from tocsin.alerts.models import Alert
 from tocsin.audit.services import audit_record
@@ -56,10 +56,12 @@ def _check_draft(actor: User, fields: Mapping[str, Any]) -> None:
     domain.check_cap_fields(fields)
     channels = list(fields.get("channels") or [])
     if not channels or any(c not in domain.CHANNELS for c in channels):
-        raise RuleError(gettext_noop("Choose the channels: sms, email."), field="channels")
+        raise RuleError(gettext_noop("Choose the channels: sms, email, lbsms, cb."), field="channels")
     domain.check_texts(fields.get("texts") or {}, channels)
     org = actor.organisation
-    domain.check_targets(Kind(org.kind), bin_option=org.bin_option, targets=fields.get("targets") or {})
+    domain.check_targets(
+        Kind(org.kind), bin_option=org.bin_option, targets=fields.get("targets") or {}, channels=channels
+    )
     from tocsin.audiences.models import ContactList
     from tocsin.audiences.selectors import bin_group_may_send
 
@@ -199,7 +201,7 @@ def _units(alert: Alert, recipients: Recipients) -> int:
 
 def _shown(alert: Alert, language: str) -> dict[str, str]:
     """The texts of one language as recipients will read them (an exercise's mark included)."""
-    marked = ("sms", "email_subject", "email_body")
+    marked = ("sms", "email_subject", "email_body", "cb", "voice")
     return {k: domain.marked(alert.status, language, v) if k in marked else v for k, v in alert.texts[language].items()}
 
 
@@ -214,10 +216,17 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "recipients": recipients.counts(),
         "total": recipients.total,
         "sms_units": _units(alert, recipients),
+        "area_broadcasts": broadcasts.plan(alert) if alert.msg_type != "Cancel" else [],
         "texts": {language: _shown(alert, language) for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
-        "confirmation": str(recipients.total),
+        "confirmation": _confirmation(alert, recipients),
     }
+
+
+def _confirmation(alert: Alert, recipients: Recipients) -> str:
+    """What the operator types to launch: the number of recipients; for an alert that reaches nobody by
+    name (area broadcasts only), the event's name."""
+    return str(recipients.total) if recipients.total else alert.event.strip()
 
 
 def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
@@ -228,7 +237,13 @@ def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
         area = area_from_json(area_json)
         if area.kind in ("municipalities", "postcodes"):
             name = "NIS" if area.kind == "municipalities" else "postcode"
-            areas.append(cap.Area(", ".join(area.codes), geocodes=[(name, code) for code in area.codes]))
+            areas.append(
+                cap.Area(
+                    ", ".join(area.codes),
+                    geocodes=[(name, code) for code in area.codes],
+                    polygons=_outlines(area),  # operators and partners need the geometry, not only the codes
+                )
+            )
         elif area.geometry is not None:
             polygons = getattr(area.geometry, "geoms", [area.geometry])
             rings = [[(round(y, 6), round(x, 6)) for x, y in p.exterior.coords] for p in polygons]
@@ -256,6 +271,8 @@ def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
             web=alert.web,
             contact=alert.contact,
             areas=areas,
+            # The text a mobile operator sends by location-based SMS (as recipients will read it).
+            parameters=[("SMS_TEXT", domain.marked(alert.status, language, texts["sms"]))] if texts.get("sms") else [],
         )
         for language, texts in sorted(alert.texts.items(), key=lambda item: domain.LANGUAGES.index(item[0]))
     ]
@@ -269,6 +286,21 @@ def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
         references=references,
         infos=infos,
     )
+
+
+def _outlines(area: Any) -> list[list[tuple[float, float]]]:
+    """The outlines of the municipalities an area of codes covers, simplified to ~100 m, as CAP rings."""
+    from shapely.geometry import shape
+
+    from tocsin.geo.models import Municipality
+    from tocsin.geo.selectors import municipalities_touched
+
+    rings = []
+    for boundary in Municipality.objects.filter(nis_code__in=municipalities_touched(area)).exclude(boundary=None):
+        outline = shape(boundary.boundary).simplify(0.001, preserve_topology=True)
+        for polygon in getattr(outline, "geoms", [outline]):
+            rings.append([(round(y, 5), round(x, 5)) for x, y in polygon.exterior.coords])
+    return rings
 
 
 def _sender() -> str:
@@ -296,13 +328,16 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
                 author_id=alert.updated_by_id or alert.created_by_id, approver_id=alert.approved_by_id
             )
         recipients = _resolve(alert)
-        if (confirmation or "").strip() != str(recipients.total):
+        planned = broadcasts.plan(alert) if alert.msg_type != "Cancel" else []
+        expected = _confirmation(alert, recipients)
+        if " ".join((confirmation or "").split()).casefold() != expected.casefold():
             raise RuleError(
-                gettext_noop("Type the number of recipients (%(total)s) to launch."),
-                field="confirmation",
-                params={"total": recipients.total},
+                gettext_noop("Type %(expected)s to launch."), field="confirmation", params={"expected": expected}
             )
-        if not recipients.total:
+        cancels_broadcasts = alert.msg_type == "Cancel" and bool(
+            alert.references_id and alert.references and alert.references.broadcasts.exists()
+        )
+        if not recipients.total and not planned and not cancels_broadcasts:
             raise RuleError(gettext_noop("Nobody would receive this alert."), field="targets")
         now = timezone.now()
         expires = alert.expires or now + DEFAULT_TTL
@@ -317,6 +352,9 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
                     lang: {
                         "subject": domain.marked(mark, lang, t.get("email_subject") or t["headline"]),
                         "text": domain.marked(mark, lang, _email_body(t)),
+                        # A link of its own per recipient: "I have read this" / "I need help" (see ack views).
+                        "link_label": ACK_LABELS[lang],
+                        "link_path": "/ack/",
                     }
                     for lang, t in alert.texts.items()
                 }
@@ -335,8 +373,12 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         alert.snapshot = {
             "recipients": recipients.counts(), "total": recipients.total, "sms_units": _units(alert, recipients),
             "texts": alert.texts, "targets": alert.targets, "channels": alert.channels,
+            "area_broadcasts": planned,
         }  # fmt: skip
         alert.save()
+        broadcasts.broadcasts_create(alert, planned)
+        alert.snapshot["partners"] = broadcasts.pushes_create(alert)
+        alert.save(update_fields=["snapshot"])
         if alert.msg_type == "Cancel" and alert.references_id:
             original = Alert.objects.select_for_update().get(pk=alert.references_id)
             withdrawn = Delivery.objects.filter(request_id__in=original.send_request_ids, state="queued").update(
@@ -347,11 +389,20 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
             original.state, original.cancelled_at = State.CANCELLED.value, now
             original.save(update_fields=["state", "cancelled_at"])
             alert.snapshot["withdrawn"] = withdrawn
+            alert.snapshot["broadcasts_withdrawn"] = broadcasts.broadcasts_withdraw(original, alert)
             alert.save(update_fields=["snapshot"])
         audit_record(action="alert.launched", actor=actor, organisation_id=alert.organisation_id,
                      object_type="alert", object_id=alert.pk,
                      data={"msg_type": alert.msg_type, "total": recipients.total})  # fmt: skip
     return alert
+
+
+ACK_LABELS = {
+    "nl": "Laat weten dat u dit bericht gelezen hebt, of dat u hulp nodig hebt:",
+    "fr": "Confirmez que vous avez lu ce message, ou que vous avez besoin d'aide :",
+    "de": "Bestätigen Sie, dass Sie diese Nachricht gelesen haben, oder dass Sie Hilfe brauchen:",
+    "en": "Let us know you have read this message, or that you need help:",
+}
 
 
 def _email_body(texts: Mapping[str, str]) -> str:
@@ -502,3 +553,54 @@ def alert_templates(*, actor: User) -> dict[str, dict[str, Any]]:
 
     own = AlertTemplate.objects.filter(organisation_id=actor.organisation_id).order_by("name")
     return {**DEFAULT_TEMPLATES, **{f"own:{t.pk}": {**t.fields, "name": t.name} for t in own}}
+
+
+# --- acknowledgements through the e-mail's link ---------------------------------------------------------
+
+
+def _acked_delivery(token: str) -> tuple[Any, Alert] | None:
+    from tocsin.delivery.domain import link_delivery
+    from tocsin.delivery.models import Delivery
+
+    delivery_id = link_delivery(settings.SECRET_KEY, token)
+    delivery = Delivery.objects.select_related("request").filter(pk=delivery_id).first() if delivery_id else None
+    if delivery is None or not delivery.request.purpose.startswith("alert:"):
+        return None
+    alert = Alert.objects.filter(pk=int(delivery.request.purpose.split(":", 1)[1])).first()
+    return (delivery, alert) if alert is not None else None
+
+
+def ack_page(token: str) -> dict[str, Any]:
+    """What the link's page shows: the alert's headline in the recipient's language, and any answer given.
+    Opening the link records nothing (mail scanners open links); the recipient presses a button."""
+    from tocsin.alerts.models import AlertAck
+
+    found = _acked_delivery(token)
+    if found is None:
+        raise NotFound(gettext_noop("This link is not valid."))
+    delivery, alert = found
+    texts = alert.texts.get(delivery.language) or next(iter(alert.texts.values()))
+    answer = AlertAck.objects.filter(alert=alert, delivery_id=delivery.pk).values_list("kind", flat=True).first()
+    return {"headline": texts.get("headline", ""), "instruction": texts.get("instruction", ""),
+            "language": delivery.language, "answer": answer or "", "event": alert.event}  # fmt: skip
+
+
+def alert_ack(*, token: str, kind: str) -> str:
+    """Record a recipient's answer through the e-mail's link: ``ok`` or ``help``. The first answer counts;
+    a call for help may follow an OK, never the reverse. Returns the answer now on record."""
+    from tocsin.alerts.models import AlertAck
+
+    if kind not in ("ok", "help"):
+        raise RuleError(gettext_noop("Answer OK or help."), field="kind")
+    found = _acked_delivery(token)
+    if found is None:
+        raise NotFound(gettext_noop("This link is not valid."))
+    delivery, alert = found
+    with transaction.atomic():
+        ack, created = AlertAck.objects.select_for_update().get_or_create(
+            alert=alert, delivery_id=delivery.pk, defaults={"kind": kind, "channel": delivery.channel}
+        )
+        if not created and ack.kind == "ok" and kind == "help":
+            ack.kind, ack.at = "help", timezone.now()
+            ack.save(update_fields=["kind", "at"])
+    return ack.kind

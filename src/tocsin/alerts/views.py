@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -176,8 +176,6 @@ def alert_compose(request: HttpRequest, alert_id: int | None = None) -> HttpResp
 @login_required
 @require_http_methods(["GET", "POST"])
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
-    from tocsin.delivery.selectors import send_request_progress
-
     user = _user(request)
     try:
         alert = selectors.alert_get(actor=user, alert_id=alert_id)
@@ -206,12 +204,65 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         except (RuleError, AccessDenied, NotFound) as exc:
             context["preview_error"] = localise(exc)
     else:
-        context["acks"] = selectors.alert_acks(alert=alert)
-        context["progress"] = [
-            (request_id, send_request_progress(actor=user, request_id=request_id))
-            for request_id in alert.send_request_ids
-        ]
+        context["dashboard"] = selectors.alert_dashboard(alert=alert)
+        context["states"] = STATES
+        context["count_keys"] = ("cells", "handsets", "sent", "delivered")
     return render(request, "alerts/detail.html", context, status=status)
+
+
+STATES = [
+    ("queued", _("Queued")),
+    ("claimed", _("Sending")),
+    ("submitted", _("Submitted")),
+    ("delivered", _("Delivered")),
+    ("failed", _("Failed")),
+    ("expired", _("Expired or withdrawn")),
+]
+
+
+async def _dashboard_stream(user: User, alert_id: int) -> Any:
+    """Server-sent events: the dashboard's figures now, then whenever they change (checked every second)."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from tocsin.delivery.views import STREAM_S
+
+    def read() -> dict[str, Any]:
+        return selectors.alert_dashboard(alert=selectors.alert_get(actor=user, alert_id=alert_id))
+
+    loop = asyncio.get_running_loop()
+    deadline, last, quiet = loop.time() + STREAM_S, None, 0.0
+    yield "retry: 3000\n\n"
+    while loop.time() < deadline:
+        figures = await sync_to_async(read, thread_sensitive=False)()
+        if figures != last:
+            yield f"event: dashboard\ndata: {json.dumps(figures, default=str)}\n\n"
+            last, quiet = figures, 0.0
+        elif quiet >= 15:
+            yield ": still here\n\n"
+            quiet = 0.0
+        await asyncio.sleep(1.0)
+        quiet += 1.0
+
+
+@login_required
+async def alert_events(request: HttpRequest, alert_id: int) -> HttpResponse | StreamingHttpResponse:
+    from asgiref.sync import sync_to_async
+
+    from tocsin.delivery.views import _guarded, _streams
+
+    user: User = await request.auser()  # type: ignore[assignment]  # login_required: never anonymous
+    try:
+        await sync_to_async(selectors.alert_get)(actor=user, alert_id=alert_id)
+    except NotFound:
+        raise Http404 from None
+    if _streams.locked():
+        return HttpResponse("Too many live pages open; retrying shortly.", status=503, headers={"Retry-After": "10"})
+    response = StreamingHttpResponse(_guarded(_dashboard_stream(user, alert_id)), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 @login_required
@@ -299,3 +350,26 @@ def alert_save_template(request: HttpRequest, alert_id: int) -> HttpResponse:
     except (RuleError, AccessDenied) as exc:
         messages.error(request, localise(exc))
     return redirect("web:alert_detail", alert_id=alert_id)
+
+
+@require_http_methods(["GET", "POST"])
+def alert_ack(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in an alert's e-mail (public): a page with two buttons, OK and I need help. Opening it records
+    nothing — mail filters open links — only pressing a button does."""
+    from django.utils import translation
+
+    try:
+        page = services.ack_page(token)
+    except NotFound:
+        raise Http404 from None
+    status, error = 200, ""
+    if request.method == "POST":
+        try:
+            page["answer"] = services.alert_ack(token=token, kind=request.POST.get("kind", ""))
+        except (RuleError, NotFound) as exc:
+            status, error = 422, localise(exc)
+    with translation.override(page["language"]):
+        response = render(request, "alerts/ack.html", {**page, "error": error}, status=status)
+    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    response["Cache-Control"] = "no-store"
+    return response

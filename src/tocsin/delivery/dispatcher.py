@@ -64,7 +64,8 @@ class Dispatcher:
     async def run(self) -> None:
         conn = await self._connect()
         cur = await conn.execute(
-            "SELECT id, name, kind, config, rate_per_s, concurrency FROM delivery_gateway WHERE enabled"
+            "SELECT id, name, kind, config, rate_per_s, concurrency FROM delivery_gateway"
+            " WHERE enabled AND channel IN ('sms', 'email')"  # area broadcasts go by job (alerts.tasks)
         )
         gateways = [GatewayInfo(*row) for row in await cur.fetchall()]
         await conn.close()

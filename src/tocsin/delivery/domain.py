@@ -81,3 +81,23 @@ def normalise_email(raw: str) -> str:
 
 def normalise(channel: Channel, raw: str) -> str:
     return normalise_phone(raw) if channel is Channel.SMS else normalise_email(raw)
+
+
+def link_token(secret: str, delivery_id: int) -> str:
+    """``<id>-<mac>``: names one delivery in a link sent to its recipient (an acknowledgement), unguessable."""
+    import base64
+    import hashlib
+    import hmac
+
+    mac = hmac.new(secret.encode(), f"delivery-link:{delivery_id}".encode(), hashlib.sha256).digest()[:16]
+    return f"{delivery_id}-{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def link_delivery(secret: str, token: str) -> int | None:
+    """The delivery a link token names, or None when it was not made by us."""
+    import hmac
+
+    head, _, _mac = token.partition("-")
+    if not head.isdigit() or len(head) > 19:
+        return None
+    return int(head) if hmac.compare_digest(link_token(secret, int(head)), token) else None

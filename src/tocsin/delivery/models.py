@@ -8,6 +8,8 @@ from tocsin.delivery.domain import Channel, Priority, State
 
 STATE_CHOICES = [(s.value, s.value) for s in State]
 CHANNEL_CHOICES = [(Channel.SMS.value, _("SMS")), (Channel.EMAIL.value, _("E-mail"))]
+# Area broadcasts reach every phone in an area: no deliveries per recipient, one message per operator / CBC.
+GATEWAY_CHANNELS = [*CHANNEL_CHOICES, ("lbsms", _("Location-based SMS")), ("cb", _("Cell broadcast"))]
 
 
 class Gateway(models.Model):
@@ -18,12 +20,18 @@ class Gateway(models.Model):
     advisory lock per connection slot).
     """
 
-    KINDS = [("smpp", "SMPP 3.4"), ("kannel", "Kannel HTTP"), ("smtp", "SMTP")]
+    KINDS = [
+        ("smpp", "SMPP 3.4"),
+        ("kannel", "Kannel HTTP"),
+        ("smtp", "SMTP"),
+        ("cap-https", "CAP 1.2 over HTTPS (an operator's location-based SMS)"),
+        ("ecbe", "ECBE REST (osmo-cbc cell broadcast centre)"),
+    ]
     HEALTH = [("unknown", _("Unknown")), ("ok", _("OK")), ("degraded", _("Degraded")), ("down", _("Down"))]
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=KINDS)
-    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=10, choices=GATEWAY_CHANNELS)
     organisation = models.ForeignKey(
         "organisations.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="gateways"
     )

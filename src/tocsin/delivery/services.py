@@ -183,9 +183,21 @@ def gateway_configure(**fields: Any) -> Gateway:
 
 
 # What each kind of gateway needs, and which config keys are secrets (never printed nor audited).
-_REQUIRED = {"smpp": ("host", "port", "system_id"), "kannel": ("url",), "smtp": ("host",)}
-_CHANNEL_OF_KIND = {"smpp": Channel.SMS.value, "kannel": Channel.SMS.value, "smtp": Channel.EMAIL.value}
-SECRET_KEYS = frozenset({"password", "secret"})
+_REQUIRED = {
+    "smpp": ("host", "port", "system_id"),
+    "kannel": ("url",),
+    "smtp": ("host",),
+    "cap-https": ("url", "token"),  # a mobile operator's location-based SMS endpoint
+    "ecbe": ("url", "cbe_name"),  # a cell broadcast centre (osmo-cbc's REST interface)
+}
+_CHANNEL_OF_KIND = {
+    "smpp": Channel.SMS.value,
+    "kannel": Channel.SMS.value,
+    "smtp": Channel.EMAIL.value,
+    "cap-https": "lbsms",
+    "ecbe": "cb",
+}
+SECRET_KEYS = frozenset({"password", "secret", "token"})
 
 
 def config_shown(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,6 +230,11 @@ def gateway_set(
             field="config",
             params={"kind": kind, "keys": ", ".join(missing)},
         )
+    if kind == "cap-https" and not str(config["url"]).startswith("https://"):
+        raise RuleError(gettext_noop("An operator endpoint is reached over HTTPS only."), field="config.url")
+    if kind == "ecbe" and not str(config["url"]).startswith(("http://", "https://")):
+        raise RuleError(gettext_noop("The cell broadcast centre's URL starts with http:// or https://."),
+                        field="config.url")  # fmt: skip
     if "port" in config and not str(config["port"]).isdigit():
         raise RuleError(gettext_noop("The port must be a number."), field="config")
     if not 0 < rate_per_s <= 100_000:

@@ -118,3 +118,28 @@ def address_search(query: str, *, limit: int = 10) -> list[Address]:
         rows = rows.filter(house_number__iexact=number)
     # Ordered by the indexed key first, so PostgreSQL stops after `limit` rows instead of sorting every match.
     return list(rows.order_by("search_key", "postcode", "house_number", "box")[:limit])
+
+
+def municipalities_touched(area: Area) -> list[str]:
+    """The NIS codes of the municipalities an area lies in, wholly or partly (for a cell broadcast centre's
+    coverage, and the official languages of an area)."""
+    if area.kind == "municipalities":
+        return sorted(area.codes)
+    if area.kind == "postcodes":
+        rows = PostalCode.objects.filter(code__in=area.codes).values_list("municipality_id", flat=True)
+        return sorted(set(rows))
+    if area.geometry is None:
+        return []
+    from shapely import prepared
+    from shapely.geometry import shape
+
+    target = prepared.prep(area.geometry)
+    minx, miny, maxx, maxy = area.geometry.bounds
+    touched = []
+    outlines = Municipality.objects.exclude(boundary=None).values_list("nis_code", "boundary")
+    for nis_code, boundary in outlines.iterator(chunk_size=100):
+        outline = shape(boundary)
+        bx0, by0, bx1, by1 = outline.bounds
+        if bx0 <= maxx and bx1 >= minx and by0 <= maxy and by1 >= miny and target.intersects(outline):
+            touched.append(nis_code)
+    return touched

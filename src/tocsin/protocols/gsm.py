@@ -56,6 +56,11 @@ def is_gsm7(text: str) -> bool:
     return all(ch in GSM_CODE or ch in _EXTENSION for ch in text)
 
 
+def septets(text: str) -> int:
+    """GSM-7 septets of a text in the default alphabet (an extension-table character takes two)."""
+    return sum(2 if ch in _EXTENSION else 1 for ch in text)
+
+
 def choose_coding(text: str) -> Coding:
     return Coding.GSM7 if is_gsm7(text) else Coding.UCS2
 

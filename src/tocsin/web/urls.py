@@ -33,6 +33,7 @@ urlpatterns = [
     path("alerts/outlines.geojson", alert_views.outlines, name="alert_outlines"),
     path("alerts/new/", alert_views.alert_compose, name="alert_new"),
     path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
+    path("alerts/<int:alert_id>/events", alert_views.alert_events, name="alert_events"),
     path("alerts/<int:alert_id>/edit/", alert_views.alert_compose, name="alert_edit"),
     path("alerts/<int:alert_id>/follow-up/", alert_views.alert_follow_up, name="alert_follow_up"),
     path("alerts/<int:alert_id>/approve/", alert_views.alert_approve, name="alert_approve"),

@@ -4,6 +4,9 @@ STARTTLS when offered, multipart text + HTML in the recipient's language, a boun
 Config: ``host``, ``port``, ``connections`` (default 4), ``timeout``, ``tls`` (implicit TLS, port 465),
 ``starttls`` (auto | always | never), ``insecure_skip_verify``, ``username``/``password``, ``from``,
 ``bounce_address``, ``msgid_domain``.
+
+A message whose content has ``link_path`` ends with a link of its own per recipient (an alert's
+acknowledgement link): the shared body holds a placeholder line that each envelope replaces.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tocsin.protocols.smtp import Envelope, Outcome, SmtpClient, SmtpError
 
 _DEFAULT_FROM = "no-reply@tocsin.invalid"
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
+_LINK = "TOCSIN-LINK-PLACEHOLDER"  # ASCII on a line of its own: 7bit and quoted-printable leave it as it is
 
 
 @register
@@ -76,7 +80,10 @@ class SmtpChannel(Channel):
             msg["From"] = self.gateway.config.get("from", f"Tocsin <{_DEFAULT_FROM}>")
             msg["Subject"] = item.content.get("subject", "")
             msg["Auto-Submitted"] = "auto-generated"
-            msg.set_content(item.content.get("text", ""))
+            text = item.content.get("text", "")
+            if item.content.get("link_path"):
+                text = f"{text}\n\n{item.content.get('link_label', '')}\n{_LINK}\n"
+            msg.set_content(text)
             if item.content.get("html"):
                 msg.add_alternative(item.content["html"], subtype="html")
             msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
@@ -91,7 +98,18 @@ class SmtpChannel(Channel):
 
     def _envelope(self, item: Outgoing, date: str) -> Envelope:
         head = f"Date: {date}\r\nMessage-ID: {self._message_id(item)}\r\nTo: {item.recipient}\r\n".encode("ascii")
-        return Envelope(self._envelope_from, item.recipient, head + self._body(item))
+        body = self._body(item)
+        if item.content.get("link_path"):
+            body = body.replace(_LINK.encode(), self._link(item).encode("ascii"), 1)
+        return Envelope(self._envelope_from, item.recipient, head + body)
+
+    def _link(self, item: Outgoing) -> str:
+        from django.conf import settings
+
+        from tocsin.delivery.domain import link_token
+
+        token = link_token(settings.SECRET_KEY, item.delivery_id)
+        return f"{settings.BASE_URL.rstrip('/')}{item.content['link_path']}{token}"
 
     def _result(self, item: Outgoing, outcome: Outcome) -> Result:
         code, text = outcome.reply.code, outcome.reply.text.replace("\n", " ")

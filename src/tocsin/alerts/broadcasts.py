@@ -1,0 +1,347 @@
+"""Area broadcasts and partner pushes: what goes out of an alert beyond the outbox.
+
+Location-based SMS (one CAP document to each mobile operator's endpoint) and cell broadcast (one message per
+language to each cell broadcast centre) reach every phone in the area, registered or not: BA-4-T1 / BA-4-T2
+(type-1 entities only) are checked with the draft in ``domain.check_targets``. Partners (signage, media,
+apps) receive every public alert's CAP document, signed.
+
+The rows are written in the launch's transaction and their jobs deferred in it, so they exist exactly when
+the alert is launched; the jobs (queue ``broadcast``) do the network calls, with retries, never inside a
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tocsin.alerts import domain
+from tocsin.alerts.models import Alert, AreaBroadcast, FeedPartner, PartnerPush
+from tocsin.audit.services import audit_record
+from tocsin.organisations.domain import RuleError, gettext_noop
+from tocsin.protocols import broadcast as wire
+
+logger = logging.getLogger("tocsin.alerts")
+MAX_ATTEMPTS = 5
+ACTIVE = ("accepted", "broadcasting")
+FINAL = ("ended", "failed", "withdrawn")
+CB_REPETITION = 30  # CBSP repetition period units (1.883 s): about once a minute
+CB_UNIT_S = 1.883
+
+
+def _gateways(channel: str) -> list[Any]:
+    from tocsin.delivery.models import Gateway
+
+    return list(Gateway.objects.filter(channel=channel, enabled=True).order_by("name"))
+
+
+def _touched(alert: Alert) -> list[str]:
+    from tocsin.geo.domain import area_from_json
+    from tocsin.geo.selectors import municipalities_touched
+
+    codes: set[str] = set()
+    for area_json in (alert.targets or {}).get("areas") or []:
+        codes.update(municipalities_touched(area_from_json(area_json)))
+    return sorted(codes)
+
+
+def cb_languages(alert: Alert, touched: list[str]) -> list[str]:
+    """The languages a cell broadcast carries: the area's official ones (most municipalities first) the alert
+    has texts in, at most two (a first and a second-language message identifier), else its first text."""
+    from tocsin.geo.models import Municipality
+
+    counts: Counter[str] = Counter()
+    for languages in Municipality.objects.filter(nis_code__in=touched).values_list("languages", flat=True):
+        counts.update(lang for lang in languages.split(",") if lang)
+    ordered = [lang for lang, _n in counts.most_common() if lang in alert.texts][:2]
+    return ordered or sorted(alert.texts, key=domain.LANGUAGES.index)[:1]
+
+
+def plan(alert: Alert) -> list[dict[str, Any]]:
+    """Which area-broadcast gateways the alert goes to, in which languages, and how far a cell broadcast
+    reaches: osmo-cbc broadcasts to its whole network (scope_plmn), so a centre whose coverage (its config's
+    NIS codes) misses the area is left out and one reaching beyond it says by how many municipalities."""
+    out: list[dict[str, Any]] = []
+    wanted = [c for c in alert.channels if c in domain.AREA_CHANNELS]
+    if not wanted:
+        return out
+    touched = _touched(alert)
+    for channel in wanted:
+        for gateway in _gateways(channel):
+            item: dict[str, Any] = {"gateway_id": gateway.pk, "gateway": gateway.name, "channel": channel}
+            if channel == "cb":
+                coverage = [str(c) for c in gateway.config.get("coverage") or []]
+                if coverage and not set(coverage) & set(touched):
+                    continue
+                languages = cb_languages(alert, touched)
+                item["languages"] = languages
+                item["pages"] = {
+                    lang: domain.cb_pages(domain.marked(alert.status, lang, alert.texts[lang]["cb"]))[1]
+                    for lang in languages
+                }
+                item["beyond_area"] = len(set(coverage) - set(touched)) if coverage else None
+            else:
+                item["languages"] = sorted(alert.texts, key=domain.LANGUAGES.index)
+            out.append(item)
+    return out
+
+
+def broadcasts_create(alert: Alert, planned: list[dict[str, Any]]) -> list[AreaBroadcast]:
+    """In the launch's transaction: a row per gateway, and its send job."""
+    from tocsin.alerts.tasks import broadcast_send
+
+    rows = [
+        AreaBroadcast.objects.create(alert=alert, gateway_id=item["gateway_id"], channel=item["channel"])
+        for item in planned
+    ]
+    for row in rows:
+        broadcast_send.configure(lock=f"broadcast-{row.pk}").defer(broadcast_id=row.pk)
+    return rows
+
+
+def _root(alert: Alert) -> tuple[Alert, int]:
+    """The first alert of an Update chain, and how many updates lie between (the CBS update number)."""
+    updates = 0
+    while alert.references_id is not None:
+        assert alert.references is not None
+        alert = alert.references
+        updates += 1
+    return alert, updates
+
+
+def _num_of_bcast(alert: Alert) -> int:
+    """Repetitions until the alert expires, so the broadcast stops then even if the CBC is not told."""
+    expires = alert.expires or (alert.launched_at or timezone.now()) + timedelta(hours=6)
+    seconds = max(60.0, (expires - timezone.now()).total_seconds())
+    return min(65535, max(1, int(seconds / (CB_REPETITION * CB_UNIT_S))))
+
+
+def _fail_or_retry(row: AreaBroadcast, error: wire.BroadcastError, job: Any, **kwargs: Any) -> None:
+    row.attempts += 1
+    row.error = str(error)[:300]
+    row.updated_at = timezone.now()
+    if error.permanent or row.attempts >= MAX_ATTEMPTS:
+        row.state = "failed"
+        logger.warning("area broadcast %s failed: %s", row.pk, error)
+    else:
+        delay = 2**row.attempts
+        job.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": delay}).defer(**kwargs)
+    row.save(update_fields=["attempts", "error", "state", "updated_at"])
+
+
+def broadcast_send(broadcast_id: int) -> None:
+    """Hand the alert to the gateway (the job). An Update first replaces what the original put on the air."""
+    from tocsin.alerts.tasks import broadcast_poll
+    from tocsin.alerts.tasks import broadcast_send as job
+
+    row = AreaBroadcast.objects.select_related("alert", "gateway", "alert__references").filter(pk=broadcast_id).first()
+    if row is None or row.state != "queued":
+        return  # withdrawn before it went, or done by an earlier run
+    alert, gateway = row.alert, row.gateway
+    try:
+        if row.channel == "lbsms":
+            reference = wire.lbsms_submit(gateway.config, alert.cap_xml.encode())
+            row.remote_ids = [reference]
+        else:
+            root, updates = _root(alert)
+            if alert.references_id:
+                _stop_cb(alert.references_id, gateway.pk)
+            sent = list(row.remote_ids)
+            for index, language in enumerate(cb_languages(alert, _touched(alert))):
+                text = domain.marked(alert.status, language, alert.texts[language]["cb"])
+                charset, _pages = domain.cb_pages(text)
+                message_id = domain.cb_message_id(
+                    status=alert.status, severity=alert.severity, urgency=alert.urgency,
+                    certainty=alert.certainty, second_language=index > 0,
+                )  # fmt: skip
+                if message_id in sent:
+                    continue  # created by an earlier try of this job
+                body = wire.cb_body(
+                    cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=root.pk,
+                    update_nr=updates, text=text, charset=charset, language=language,
+                    repetition_period=int(gateway.config.get("repetition_period") or CB_REPETITION),
+                    num_of_bcast=_num_of_bcast(alert), high_priority=alert.severity in ("Extreme", "Severe"),
+                )  # fmt: skip
+                wire.cb_create(gateway.config, body)
+                sent.append(message_id)
+                row.remote_ids = sent
+                row.save(update_fields=["remote_ids"])
+    except wire.BroadcastError as exc:
+        _fail_or_retry(row, exc, job, broadcast_id=row.pk)
+        return
+    row.state = "accepted" if row.channel == "lbsms" else "broadcasting"
+    row.error, row.updated_at = "", timezone.now()
+    row.save(update_fields=["remote_ids", "state", "error", "updated_at"])
+    if alert.references_id and row.channel == "lbsms":
+        # The operator replaces the original with the Update (or stops it, for a Cancel).
+        AreaBroadcast.objects.filter(alert_id=alert.references_id, gateway=gateway, state__in=ACTIVE).update(
+            state="ended", updated_at=timezone.now()
+        )
+    if row.channel == "lbsms":
+        broadcast_poll.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": poll_s()}).defer(
+            broadcast_id=row.pk
+        )
+
+
+def _stop_cb(alert_id: int, gateway_id: int) -> None:
+    for earlier in AreaBroadcast.objects.filter(alert_id=alert_id, gateway_id=gateway_id, channel="cb"):
+        if earlier.state in ACTIVE:
+            for message_id in earlier.remote_ids:
+                wire.cb_delete(earlier.gateway.config, int(message_id))
+            earlier.state, earlier.updated_at = "ended", timezone.now()
+            earlier.save(update_fields=["state", "updated_at"])
+
+
+def poll_s() -> int:
+    return int(getattr(settings, "TOCSIN_BROADCAST_POLL_S", 5))
+
+
+def broadcast_poll(broadcast_id: int) -> None:
+    """Read the operator's counts (the job), again every few seconds until the broadcast ends."""
+    from tocsin.alerts.tasks import broadcast_poll as job
+
+    row = AreaBroadcast.objects.select_related("alert", "gateway").filter(pk=broadcast_id).first()
+    if row is None or row.state not in ACTIVE or not row.remote_ids:
+        return
+    try:
+        state, counts = wire.lbsms_status(row.gateway.config, str(row.remote_ids[0]))
+    except wire.BroadcastError as exc:
+        row.error = str(exc)[:300]
+        row.save(update_fields=["error"])
+        state, counts = row.state, row.counts
+    else:
+        row.state = {"cancelled": "withdrawn"}.get(state, state)
+        row.counts, row.error, row.updated_at = counts, "", timezone.now()
+        row.save(update_fields=["state", "counts", "error", "updated_at"])
+    expires = row.alert.expires or (row.alert.launched_at or timezone.now()) + timedelta(hours=6)
+    if row.state in ACTIVE and timezone.now() < expires + timedelta(hours=1):
+        job.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": poll_s()}).defer(broadcast_id=row.pk)
+
+
+def broadcasts_withdraw(original: Alert, cancel: Alert) -> int:
+    """In the Cancel's launch transaction: what never went out is withdrawn now; what is on the air gets a
+    withdraw job (a CAP Cancel to the operator, a DELETE to the CBC). Returns how many were on the air."""
+    from tocsin.alerts.tasks import broadcast_withdraw
+
+    now = timezone.now()
+    rows = AreaBroadcast.objects.select_for_update().filter(alert=original)
+    rows.filter(state="queued").update(state="withdrawn", updated_at=now, error="withdrawn before it went out")
+    active = list(rows.filter(state__in=ACTIVE))
+    for row in active:
+        broadcast_withdraw.configure(lock=f"broadcast-{row.pk}").defer(broadcast_id=row.pk, cancel_id=cancel.pk)
+    return len(active)
+
+
+def broadcast_withdraw(broadcast_id: int, cancel_id: int) -> None:
+    """Take an alert off the air (the job)."""
+    from tocsin.alerts.tasks import broadcast_withdraw as job
+
+    row = AreaBroadcast.objects.select_related("gateway").filter(pk=broadcast_id).first()
+    cancel = Alert.objects.filter(pk=cancel_id).first()
+    if row is None or cancel is None or row.state in FINAL:
+        return
+    try:
+        if row.channel == "lbsms":
+            wire.lbsms_submit(row.gateway.config, cancel.cap_xml.encode())
+        else:
+            for message_id in row.remote_ids:
+                wire.cb_delete(row.gateway.config, int(message_id))
+    except wire.BroadcastError as exc:
+        _fail_or_retry(row, exc, job, broadcast_id=row.pk, cancel_id=cancel_id)
+        if row.state == "failed":
+            logger.error("area broadcast %s could NOT be withdrawn: %s", row.pk, exc)
+        return
+    row.state, row.error, row.updated_at = "withdrawn", "", timezone.now()
+    row.save(update_fields=["state", "error", "updated_at"])
+
+
+def broadcast_summary(alert: Alert) -> list[dict[str, Any]]:
+    """The area broadcasts of an alert as the dashboard shows them: gateway, state, counts."""
+    return [
+        {"id": row.pk, "gateway": row.gateway.name, "channel": row.channel, "state": row.state,
+         "counts": row.counts, "error": row.error, "attempts": row.attempts}
+        for row in AreaBroadcast.objects.filter(alert=alert).select_related("gateway").order_by("channel", "pk")
+    ]  # fmt: skip
+
+
+# --- partners ------------------------------------------------------------------------------------------
+
+
+def pushes_create(alert: Alert) -> int:
+    """In the launch's transaction: every enabled partner gets the alert's CAP document (actual alerts only:
+    an exercise or a test stays inside the entity)."""
+    from tocsin.alerts.tasks import partner_push
+
+    if alert.status != "Actual":
+        return 0
+    count = 0
+    for partner in FeedPartner.objects.filter(enabled=True):
+        push = PartnerPush.objects.create(partner=partner, alert=alert)
+        partner_push.configure(lock=f"push-{push.pk}").defer(push_id=push.pk)
+        count += 1
+    return count
+
+
+SIGNATURE_HEADER = "X-Tocsin-Signature"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the body with the partner's secret (partners check it)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def partner_push(push_id: int) -> None:
+    """POST the CAP document to the partner (the job); 2xx ends it, anything else is tried again."""
+    import httpx
+
+    from tocsin.alerts.tasks import partner_push as job
+
+    push = PartnerPush.objects.select_related("partner", "alert").filter(pk=push_id).first()
+    if push is None or push.state != "queued":
+        return
+    body = push.alert.cap_xml.encode()
+    headers = {
+        "Content-Type": "application/cap+xml",
+        SIGNATURE_HEADER: signature(push.partner.secret, body),
+        "X-Tocsin-Alert": push.alert.identifier,
+    }
+    push.attempts += 1
+    try:
+        with httpx.Client(timeout=wire.TIMEOUT, follow_redirects=False, trust_env=False) as client:
+            response = client.post(push.partner.url, content=body, headers=headers)
+        push.status_code = response.status_code
+        ok = 200 <= response.status_code < 300
+        push.error = "" if ok else f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, push.error = False, f"{type(exc).__name__}: {exc}"[:300]
+    if ok:
+        push.state, push.pushed_at = "pushed", timezone.now()
+    elif push.attempts >= MAX_ATTEMPTS:
+        push.state = "failed"
+    else:
+        job.configure(lock=f"push-{push.pk}", schedule_in={"seconds": 2**push.attempts}).defer(push_id=push.pk)
+    push.save(update_fields=["state", "attempts", "status_code", "error", "pushed_at"])
+
+
+def partner_add(*, name: str, url: str, actor: Any = None) -> tuple[FeedPartner, str]:
+    """A new partner, with its signing secret (shown once: only the partner keeps it)."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise RuleError(gettext_noop("Name the partner (1 to 100 characters)."), field="name")
+    if not url.startswith("https://") and not (settings.DEBUG or url.startswith("http://127.0.0.1")):
+        raise RuleError(gettext_noop("A partner is reached over HTTPS."), field="url")
+    secret = secrets.token_hex(32)
+    with transaction.atomic():
+        partner = FeedPartner.objects.create(name=name, url=url, secret=secret)
+        audit_record(action="partner.added", actor=actor, organisation_id=None, object_type="partner",
+                     object_id=partner.pk, data={"name": name, "url": url})  # fmt: skip
+    return partner, secret

@@ -1,0 +1,159 @@
+"""Clients of the two kinds of area-broadcast gateway (no Django).
+
+- A mobile operator's location-based SMS endpoint: CAP 1.2 over HTTPS (docs/broadcast.md). We POST the
+  alert's CAP document, the operator answers with its reference, and we read its counts (cells, handsets,
+  SMS sent and delivered) with GET <url>/<reference>. A Cancel is a CAP Cancel referencing the alert.
+- A cell broadcast centre speaking osmo-cbc's ECBE REST interface: ``POST <url>/message`` creates a
+  message, ``DELETE <url>/message/<message_id>`` stops it. The body follows what osmo-cbc's parser
+  (src/rest_api.c) accepts — its shipped JSON schema files are not valid JSON and wrap things differently.
+
+Errors say whether trying again can help (``permanent``): a refused document will be refused again.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+MAX_REPLY = 64 * 1024
+
+
+class BroadcastError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _verify(config: Mapping[str, Any]) -> ssl.SSLContext | bool:
+    """The system's CAs, or the gateway's own CA file (an operator's private PKI, or a test's)."""
+    if config.get("ca_file"):
+        return ssl.create_default_context(cafile=str(config["ca_file"]))
+    return True
+
+
+def _client(config: Mapping[str, Any]) -> httpx.Client:
+    return httpx.Client(verify=_verify(config), timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+
+
+def _fail(response: httpx.Response, what: str) -> BroadcastError:
+    detail = response.text[:200].strip()
+    # 408 and 429 (and every 5xx) are the gateway's momentary trouble; other 4xx refuse this very request.
+    permanent = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
+    return BroadcastError(f"{what}: HTTP {response.status_code} {detail}", permanent=permanent)
+
+
+def _call(config: Mapping[str, Any], method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    try:
+        with _client(config) as client:
+            return client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise BroadcastError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+# --- location-based SMS: CAP over HTTPS -------------------------------------------------------------
+
+
+def _auth(config: Mapping[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {config['token']}"}
+
+
+def lbsms_submit(config: Mapping[str, Any], document: bytes) -> str:
+    """Hand a CAP document (Alert, Update or Cancel) to the operator; its reference for the counts."""
+    url = str(config["url"]).rstrip("/")
+    headers = {**_auth(config), "Content-Type": "application/cap+xml"}
+    response = _call(config, "POST", url, "operator", content=document, headers=headers)
+    if response.status_code not in (200, 201, 202):
+        raise _fail(response, "operator")
+    try:
+        reference = str(response.json()["reference"])
+    except (ValueError, KeyError, TypeError):
+        raise BroadcastError("operator: the answer has no reference", permanent=True) from None
+    if not reference or len(reference) > 100 or "/" in reference:
+        raise BroadcastError("operator: the reference is not usable", permanent=True)
+    return reference
+
+
+COUNT_KEYS = ("cells", "handsets", "sent", "delivered")
+LBSMS_STATES = ("accepted", "broadcasting", "ended", "cancelled")
+
+
+def lbsms_status(config: Mapping[str, Any], reference: str) -> tuple[str, dict[str, int]]:
+    """The operator's state of a broadcast and its counts — counts only, never numbers."""
+    url = f"{str(config['url']).rstrip('/')}/{reference}"
+    response = _call(config, "GET", url, "operator", headers=_auth(config))
+    if response.status_code != 200:
+        raise _fail(response, "operator")
+    try:
+        data = response.json()
+        state = str(data["state"])
+        counts = {key: max(0, int(data.get(key) or 0)) for key in COUNT_KEYS}
+    except (ValueError, KeyError, TypeError):
+        raise BroadcastError("operator: the status is not readable") from None
+    if state not in LBSMS_STATES:
+        raise BroadcastError(f"operator: unknown state {state[:20]!r}")
+    return state, counts
+
+
+# --- cell broadcast: osmo-cbc ECBE -------------------------------------------------------------------
+
+
+def cb_body(
+    *,
+    cbe_name: str,
+    message_id: int,
+    msg_code: int,
+    update_nr: int,
+    text: str,
+    charset: str,
+    language: str,
+    repetition_period: int,
+    num_of_bcast: int,
+    high_priority: bool,
+) -> dict[str, Any]:
+    """A CBS message for the whole network of the CBC (``scope_plmn``: the only scope osmo-cbc takes)."""
+    return {
+        "cbe_name": cbe_name,
+        "category": "high_priority" if high_priority else "normal",
+        "repetition_period": repetition_period,
+        "num_of_bcast": num_of_bcast,
+        "scope": {"scope_plmn": {}},
+        "smscb_message": {
+            "message_id": message_id,
+            "serial_nr": {
+                "serial_nr_decoded": {
+                    "geo_scope": "plmn_wide",
+                    "msg_code": msg_code % 1024,
+                    "update_nr": update_nr % 16,
+                }
+            },
+            "payload": {"payload_decoded": {"character_set": charset, "language": language, "data_utf8": text}},
+        },
+    }
+
+
+def cb_create(config: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    url = f"{str(config['url']).rstrip('/')}/message"
+    response = _call(config, "POST", url, "CBC", json=body)
+    if response.status_code == 409:
+        message_id = body["smscb_message"]["message_id"]
+        raise BroadcastError(
+            f"CBC: message identifier {message_id} is already being broadcast (another alert); cancel that one first",
+            permanent=True,
+        )
+    if response.status_code not in (200, 201):
+        raise _fail(response, "CBC")
+
+
+def cb_delete(config: Mapping[str, Any], message_id: int) -> bool:
+    """Stop a message; False when the CBC no longer had it (ended, or deleted before)."""
+    url = f"{str(config['url']).rstrip('/')}/message/{int(message_id)}"
+    response = _call(config, "DELETE", url, "CBC")
+    if response.status_code == 404:
+        return False
+    if response.status_code != 200:
+        raise _fail(response, "CBC")
+    return True
