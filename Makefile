@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint types check-migrations openapi messages browser peers clean
+.PHONY: demo test install lint types check-migrations openapi messages browser peers fonts clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's DejaVu fonts: the alert reports' PDF in every language (fpdf2 embeds the TTF).
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+	  echo "Installing Debian's fonts-dejavu-core for the PDF reports ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+
 # Debian's Kannel (bearerbox, smsbox, and fakesmsc from kannel-extras): a real peer for the Kannel channel.
 peers:
 	@test -x /usr/lib/kannel/test/fakesmsc && test -x /usr/sbin/bearerbox || { \
@@ -51,7 +58,7 @@ openapi: $(STAMP)
 	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
 
 # The embedded PostgreSQL is stopped at the end when this run started it.
-test: $(STAMP) $(MO) browser peers lint types
+test: $(STAMP) $(MO) browser peers fonts lint types
 	@was=$$($(BIN)/tocsin db status 2>/dev/null); \
 	stop() { [ -n "$$DATABASE_URL" ] || [ "$$was" = running ] || $(BIN)/tocsin db stop >/dev/null; }; \
 	trap stop EXIT; \

@@ -87,7 +87,7 @@ def api_client() -> Callable[[User], Client]:
     return make
 
 
-def drain_mail_queue() -> None:
+def drain_mail_queue(queues: tuple[str, ...] = ("mail",)) -> None:
     """Run a real worker until the queue is empty, in its own thread (its own event loop:
     a browser test earlier in the session may have left one running in this thread)."""
     errors: list[BaseException] = []
@@ -95,7 +95,7 @@ def drain_mail_queue() -> None:
     def work() -> None:
         try:
             with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
-                worker_app.run_worker(queues=["mail"], wait=False, install_signal_handlers=False)
+                worker_app.run_worker(queues=list(queues), wait=False, install_signal_handlers=False)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             errors.append(exc)
 

@@ -257,5 +257,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("TOCSIN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "procrastinate": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "procrastinate": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},  # fpdf2 subsetting the PDF font
+    },
 }

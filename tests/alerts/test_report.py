@@ -25,3 +25,13 @@ def test_ba_7_4_report_has_the_figures_and_no_recipient(operator, audience, peer
     pdf = client.get(f"/alerts/{alert.pk}/report.pdf")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert b"+3247" not in pdf.content
+
+
+def test_the_pdf_report_embeds_a_unicode_font_for_any_text(operator, audience, peers, as_user):  # noqa: F811
+    """An event named in Polish or with a € sign comes out whole (DejaVu Sans, installed by make test): the
+    embedded font's ToUnicode map holds Ł (U+0141) and € (U+20AC), where the core font would print '?'."""
+    alert = services.alert_create(actor=operator, event="Powódź – Łódź €", channels=["sms"], texts=TEXTS,
+                                  targets={"areas": [audience["area"]]})  # fmt: skip
+    pdf = as_user(operator).get(f"/alerts/{alert.pk}/report.pdf").content
+    assert b"DejaVuSans" in pdf
+    assert b"> <0141>" in pdf and b"> <20AC>" in pdf  # the ToUnicode map: Ł and € are in the text

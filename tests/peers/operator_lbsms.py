@@ -275,19 +275,18 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint; every answer has a Content-Length
     timeout = 10
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet tests; the records say what happened
 
-    def _json(self, status: int, body: dict[str, Any], *, close: bool = False) -> None:
+    def _json(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if status == 401:
             self.send_header("WWW-Authenticate", 'Bearer realm="cap"')
-        if close:  # the request body was not read: the connection cannot carry another request
+        if self.close_connection:
             self.send_header("Connection", "close")
-            self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 
@@ -297,10 +296,27 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(given, expected):
             raise Refused(401, "unauthorised")
 
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it is over MAX_BODY (then read and dropped).
+
+        Read before any answer, even a refusal: closing a socket with unread bytes resets the
+        connection, and the client may lose the answer.
+        """
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():
+            self.close_connection = True  # the body's end is unknown: the connection cannot go on
+            raise Refused(411, "a Content-Length is required")
+        remaining = int(length)
+        if remaining <= MAX_BODY:
+            return self.rfile.read(remaining)
+        while remaining > 0 and (chunk := self.rfile.read(min(remaining, 65536))):
+            remaining -= len(chunk)
+        return None
+
     def do_POST(self) -> None:
         peer = self.server.peer
-        body_read = False
         try:
+            data = self._read_body()
             if self.path != "/cap":
                 raise Refused(404, "not found")
             peer._count_request()
@@ -310,18 +326,13 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type != "application/cap+xml":
                 raise Refused(415, f"Content-Type must be application/cap+xml, not {content_type or 'absent'}")
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                raise Refused(411, "a Content-Length is required")
-            if int(length) > MAX_BODY:
+            if data is None:
                 raise Refused(413, f"the document is larger than {MAX_BODY // 1024} KiB")
-            data = self.rfile.read(int(length))
-            body_read = True
             reference = peer._accept(data)
         except Refused as refused:
             if self.path == "/cap":
                 peer._reject(refused.status, refused.reason)
-            self._json(refused.status, {"error": refused.reason}, close=not body_read)
+            self._json(refused.status, {"error": refused.reason})
             return
         self._json(202, {"reference": reference})
 
@@ -340,7 +351,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, status)
 
     def _not_allowed(self) -> None:
-        self._json(405, {"error": "method not allowed"}, close=True)
+        try:
+            self._read_body()
+        except Refused as refused:
+            self._json(refused.status, {"error": refused.reason})
+            return
+        self._json(405, {"error": "method not allowed"})
 
     do_PUT = do_DELETE = do_PATCH = _not_allowed
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from tocsin.alerts import selectors
+from tocsin.alerts.broadcasts import broadcast_summary
 from tocsin.alerts.models import Alert
 from tocsin.audit.models import AuditEntry
 from tocsin.organisations.models import User
@@ -39,6 +43,7 @@ def alert_report(*, actor: User, alert_id: int) -> dict[str, Any]:
         "channels": {ch: dict(states) for ch, states in channels.items()},
         "units": int(units),
         "acks": selectors.alert_acks(alert=alert),
+        "broadcasts": broadcast_summary(alert),
     }
 
 
@@ -57,7 +62,10 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     for channel, states in sorted(report["channels"].items()):
         rows += [(f"channel {channel}", state, str(n)) for state, n in sorted(states.items())]
     rows.append(("billing", "sms_units", str(report["units"])))
-    rows += [("replies", kind, str(n)) for kind, n in report["acks"].items()]
+    for b in report["broadcasts"]:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(b["counts"].items()))
+        rows.append((f"area broadcast {b['channel']}", b["gateway"], f"{b['state']} {counts}".strip()))
+    rows += [("acknowledgements", kind, str(n)) for kind, n in report["acks"].items()]
     return rows
 
 
@@ -71,32 +79,46 @@ def report_csv(report: dict[str, Any]) -> str:
     return "\ufeff" + out.getvalue()
 
 
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
+
+
 def _latin1(text: str) -> str:
-    """The PDF's core font covers Latin-1: other characters become '?' (texts stay in the CSV and the CAP)."""
+    """The core font covers Latin-1 only: without DejaVu, other characters become '?'."""
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def report_pdf(report: dict[str, Any]) -> bytes:
+    """The report as PDF, in DejaVu Sans when installed (every text of the four languages and beyond: ł, ő,
+    €, Greek …), else in the core Helvetica."""
     from fpdf import FPDF
 
     alert: Alert = report["alert"]
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"Tocsin report {alert.identifier}"))
+    font_file = Path(str(getattr(settings, "TOCSIN_PDF_FONT", FONT)))
+    bold_file = font_file.with_name(font_file.stem + "-Bold" + font_file.suffix)
+    if font_file.is_file():
+        pdf.add_font("body", "", str(font_file))
+        pdf.add_font("body", "B", str(bold_file if bold_file.is_file() else font_file))
+        pdf.add_font("body", "I", str(font_file))
+        family, clean = "body", str
+    else:
+        family, clean = "Helvetica", _latin1
+    pdf.set_title(clean(f"Tocsin report {alert.identifier}"))
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin1(f"{alert.msg_type}: {alert.event}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(family, "B", 16)
+    pdf.multi_cell(0, 9, clean(f"{alert.msg_type}: {alert.event}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=10)
     section = ""
     for sec, item, value in _rows(report):
         if sec != section:
             section = sec
             pdf.ln(3)
-            pdf.set_font("Helvetica", "B", 11)
-            pdf.cell(0, 7, _latin1(section.capitalize()), new_x="LMARGIN", new_y="NEXT")
-            pdf.set_font("Helvetica", size=10)
-        pdf.cell(70, 6, _latin1(item))
-        pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(family, "B", 11)
+            pdf.cell(0, 7, clean(section.capitalize()), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(family, size=10)
+        pdf.cell(70, 6, clean(item))
+        pdf.multi_cell(0, 6, clean(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("Helvetica", "I", 8)
+    pdf.set_font(family, "I", 8)
     pdf.multi_cell(0, 4, "Counts only: this report holds no recipient and no personal data (BA-7.4).")
     return bytes(pdf.output())
