@@ -315,11 +315,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         peer = self.server.peer
+        if self.path == "/cap":
+            peer._count_request()
         try:
             data = self._read_body()
             if self.path != "/cap":
                 raise Refused(404, "not found")
-            peer._count_request()
             if peer.fail_with is not None:
                 raise Refused(peer.fail_with, "simulated failure")
             self._authorise()
@@ -378,7 +379,7 @@ class _TlsServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return  # a client that does not trust our CA, or went away
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
             tls.close()
 

@@ -339,8 +339,11 @@ def test_a_message_id_in_use_is_a_conflict_until_deleted(centre):
     assert httpx.delete(f"{centre.url}/message/65536").status_code == 400
 
 
+@pytest.mark.parametrize("checker", ["jsonschema", "hand-written"])
 @pytest.mark.parametrize("name", list(INVALID))
-def test_the_centre_refuses_what_osmo_cbc_refuses_or_would_garble(centre, name):
+def test_the_centre_refuses_what_osmo_cbc_refuses_or_would_garble(centre, name, checker, monkeypatch):
+    if checker == "hand-written":
+        monkeypatch.setattr(cbc_peer, "jsonschema", None)  # as where jsonschema is not installed
     response = httpx.post(f"{centre.url}/message", json=INVALID[name])
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "text/plain" and response.text
