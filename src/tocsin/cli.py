@@ -120,6 +120,41 @@ def cmd_audit(args: argparse.Namespace) -> int:
 _NUMERIC_KEYS = frozenset({"port", "connections", "timeout", "batch", "window", "enquire_link_s"})
 
 
+def cmd_partner(args: argparse.Namespace) -> int:
+    """Partners that receive every actual alert's CAP document (docs/broadcast.md)."""
+    _use_database()
+    from tocsin.alerts.broadcasts import partner_add
+    from tocsin.alerts.models import FeedPartner
+    from tocsin.i18n import localise
+    from tocsin.organisations.domain import RuleError
+
+    if args.action == "list":
+        for partner in FeedPartner.objects.order_by("name"):
+            pushes = partner.pushes.values_list("state", flat=True)
+            failed = sum(1 for state in pushes if state == "failed")
+            state = "enabled" if partner.enabled else "disabled"
+            print(f"{partner.name}\t{partner.url}\t{state}\tpushes={len(pushes)}\tfailed={failed}")
+        return 0
+    if not args.name:
+        print("tocsin partner add|disable|enable: give the partner's NAME", file=sys.stderr)
+        return 2
+    if args.action == "add":
+        try:
+            partner, secret = partner_add(name=args.name, url=args.url or "")
+        except RuleError as exc:
+            print(f"{exc.field}: {localise(exc)}", file=sys.stderr)
+            return 2
+        print(f"partner {partner.name} added; its signing secret (shown once, give it to the partner):")
+        print(secret)
+        return 0
+    changed = FeedPartner.objects.filter(name=args.name).update(enabled=args.action == "enable")
+    if not changed:
+        print(f"no partner named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"partner {args.name} {args.action}d")
+    return 0
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     _use_database()
     import json
@@ -297,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds a claimed batch stays this worker's; after a crash it returns to the queue then (default 60)",
     )
+    p = add("partner", cmd_partner, "Partners that receive every actual alert's CAP document, signed.")
+    p.add_argument("action", choices=["list", "add", "disable", "enable"])
+    p.add_argument("name", nargs="?", help="the partner's name")
+    p.add_argument("url", nargs="?", help="add: the partner's HTTPS endpoint")
     p = add(
         "gateway",
         cmd_gateway,

@@ -269,10 +269,57 @@ def _pages(octets: int) -> int:
     return math.ceil(octets / PAGE_OCTETS)
 
 
+# The GSM 03.38 default alphabet in code order (0x1B: escape), and its extension table — written out here
+# again, apart from Tocsin's codec, so that the peer checks Tocsin's packing rather than mirroring it.
+_GSM = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXT = {
+    0x0A: "\f",
+    0x14: "^",
+    0x28: "{",
+    0x29: "}",
+    0x2F: "\\",
+    0x3C: "[",
+    0x3D: "~",
+    0x3E: "]",
+    0x40: "|",
+    0x65: "€",
+}
+
+
+def decode_pages(dcs: int, pages: list[str]) -> str | None:
+    """The text a handset shows for encoded pages: GSM 7-bit (coding group 0000: language in the DCS, or
+    0x0F), or UCS-2 (0x48, general data coding); trailing CR padding dropped. None for other schemes."""
+    text = []
+    for page in pages:
+        data = bytes.fromhex(page)
+        if dcs <= 0x0F:
+            bits = int.from_bytes(data, "little")
+            septets = [(bits >> (7 * i)) & 0x7F for i in range(len(data) * 8 // 7)]
+            chars, escape = [], False
+            for septet in septets:
+                if escape:
+                    chars.append(_GSM_EXT.get(septet, " "))
+                    escape = False
+                elif septet == 0x1B:
+                    escape = True
+                else:
+                    chars.append(_GSM[septet])
+            text.append("".join(chars).rstrip("\r"))
+        elif dcs == 0x48:
+            text.append(data.decode("utf-16-be").rstrip("\r"))
+        else:
+            return None
+    return "".join(text)
+
+
 def payload_pages(payload: dict[str, Any], *, refuse_misencoded: bool = False) -> tuple[int, str | None]:
     """(pages, text) of a schema-valid payload; ValueError with the reason when it cannot be sent as meant."""
     if "payload_encoded" in payload:
-        return len(payload["payload_encoded"]["pages"]), None
+        encoded = payload["payload_encoded"]
+        return len(encoded["pages"]), decode_pages(encoded["dcs"], encoded["pages"])
     if "payload_etws" in payload:
         return 0, None  # ETWS primary notification: no pages
     decoded = payload["payload_decoded"]

@@ -158,7 +158,6 @@ def broadcast_send(broadcast_id: int) -> None:
             sent = list(row.remote_ids)
             for index, language in enumerate(cb_languages(alert, _touched(alert))):
                 text = domain.marked(alert.status, language, alert.texts[language]["cb"])
-                charset, _pages = domain.cb_pages(text)
                 message_id = domain.cb_message_id(
                     status=alert.status, severity=alert.severity, urgency=alert.urgency,
                     certainty=alert.certainty, second_language=index > 0,
@@ -167,7 +166,7 @@ def broadcast_send(broadcast_id: int) -> None:
                     continue  # created by an earlier try of this job
                 body = wire.cb_body(
                     cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=root.pk,
-                    update_nr=updates, text=text, charset=charset, language=language,
+                    update_nr=updates, text=text, language=language,
                     repetition_period=int(gateway.config.get("repetition_period") or CB_REPETITION),
                     num_of_bcast=_num_of_bcast(alert), high_priority=alert.severity in ("Extreme", "Severe"),
                 )  # fmt: skip

@@ -184,12 +184,11 @@ def check_four_eyes(*, author_id: int | None, approver_id: int | None) -> None:
 
 
 def cb_pages(text: str) -> tuple[str, int]:
-    """The character set ("gsm" or "ucs2") and number of pages a cell-broadcast text takes."""
-    if gsm.is_gsm7(text):
-        per_page = CB_PAGE_OCTETS * 8 // 7  # 93
-        return "gsm", max(1, -(-gsm.septets(text) // per_page))
-    units = len(text.encode("utf-16-be")) // 2
-    return "ucs2", max(1, -(-units // (CB_PAGE_OCTETS // 2)))
+    """The character set ("gsm" or "ucs2") and number of pages a cell-broadcast text takes, as Tocsin encodes
+    it for the centre (``protocols.broadcast.cb_encode``)."""
+    from tocsin.protocols.broadcast import cb_encode
+
+    return ("gsm" if gsm.is_gsm7(text) else "ucs2"), len(cb_encode(text, "")[1])
 
 
 # EU-Alert message identifiers (3GPP TS 23.041 § 9.4.1.2.2, ETSI TS 102 900): the class a phone shows an

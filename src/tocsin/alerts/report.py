@@ -82,6 +82,10 @@ def report_csv(report: dict[str, Any]) -> str:
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
 
 
+def _same(text: str) -> str:
+    return text
+
+
 def _latin1(text: str) -> str:
     """The core font covers Latin-1 only: without DejaVu, other characters become '?'."""
     return text.encode("latin-1", "replace").decode("latin-1")
@@ -100,7 +104,7 @@ def report_pdf(report: dict[str, Any]) -> bytes:
         pdf.add_font("body", "", str(font_file))
         pdf.add_font("body", "B", str(bold_file if bold_file.is_file() else font_file))
         pdf.add_font("body", "I", str(font_file))
-        family, clean = "body", str
+        family, clean = "body", _same
     else:
         family, clean = "Helvetica", _latin1
     pdf.set_title(clean(f"Tocsin report {alert.identifier}"))

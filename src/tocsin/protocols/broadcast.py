@@ -101,6 +101,49 @@ def lbsms_status(config: Mapping[str, Any], reference: str) -> tuple[str, dict[s
 # --- cell broadcast: osmo-cbc ECBE -------------------------------------------------------------------
 
 
+# Cell-broadcast data coding schemes (3GPP TS 23.038 § 5): the GSM 7-bit alphabet with the language in the
+# DCS (coding group 0000), else UCS-2 without a language (general data coding, 0100 10xx).
+CB_DCS_LANGUAGE = {"de": 0x00, "en": 0x01, "fr": 0x03, "nl": 0x05}
+CB_DCS_GSM_UNSPECIFIED = 0x0F
+CB_DCS_UCS2 = 0x48
+CB_PAGE_OCTETS = 82
+CB_PAGE_SEPTETS = 93
+CR = 0x0D  # pads the last page
+
+
+def cb_encode(text: str, language: str) -> tuple[int, list[str]]:
+    """The DCS and the pages (82 octets each, as hex) of a cell-broadcast text, encoded here.
+
+    osmo-cbc's own encoder (``payload_decoded``) reads UTF-8 byte by byte into GSM-7, garbling é, à, ä or €,
+    and its UCS-2 path yields no pages; so Tocsin packs the pages itself and sends ``payload_encoded``.
+    A page holds 93 septets or 41 UTF-16 units, an escape sequence or a surrogate pair is never split, and
+    the last page is padded with carriage returns (TS 23.038 § 6.1.2.2)."""
+    from tocsin.protocols import gsm
+
+    pages: list[bytes] = []
+    if gsm.is_gsm7(text):
+        units = gsm.encode(text, gsm.Coding.GSM7)
+        start = 0
+        while start < len(units):
+            end = min(start + CB_PAGE_SEPTETS, len(units))
+            if end < len(units) and units[end - 1] == 0x1B:
+                end -= 1  # keep the escape with its character
+            chunk = units[start:end] + bytes([CR]) * (CB_PAGE_SEPTETS - (end - start))
+            pages.append(gsm.pack_septets(chunk)[:CB_PAGE_OCTETS])
+            start = end
+        return CB_DCS_LANGUAGE.get(language, CB_DCS_GSM_UNSPECIFIED), [p.hex() for p in pages]
+    data = text.encode("utf-16-be")
+    start = 0
+    while start < len(data):
+        end = min(start + CB_PAGE_OCTETS, len(data))
+        if end < len(data) and 0xD8 <= data[end - 2] <= 0xDB:
+            end -= 2  # a high surrogate stays with its low one
+        chunk = data[start:end]
+        pages.append(chunk + b"\x00\x0d" * ((CB_PAGE_OCTETS - len(chunk)) // 2))
+        start = end
+    return CB_DCS_UCS2, [p.hex() for p in pages]
+
+
 def cb_body(
     *,
     cbe_name: str,
@@ -108,13 +151,13 @@ def cb_body(
     msg_code: int,
     update_nr: int,
     text: str,
-    charset: str,
     language: str,
     repetition_period: int,
     num_of_bcast: int,
     high_priority: bool,
 ) -> dict[str, Any]:
     """A CBS message for the whole network of the CBC (``scope_plmn``: the only scope osmo-cbc takes)."""
+    dcs, pages = cb_encode(text, language)
     return {
         "cbe_name": cbe_name,
         "category": "high_priority" if high_priority else "normal",
@@ -130,7 +173,7 @@ def cb_body(
                     "update_nr": update_nr % 16,
                 }
             },
-            "payload": {"payload_decoded": {"character_set": charset, "language": language, "data_utf8": text}},
+            "payload": {"payload_encoded": {"dcs": dcs, "pages": pages}},
         },
     }
 

@@ -169,3 +169,18 @@ def parse_udh(data: bytes) -> tuple[tuple[int, int, int] | None, bytes]:
             return ((value[0] << 8) | value[1], value[2], value[3]), payload
         i += 2 + ie_len
     return None, payload
+
+
+def pack_septets(septets_: bytes) -> bytes:
+    """GSM 03.38 packing: septets (one per octet, < 0x80) into octets, least significant bits first."""
+    out, acc, bits = bytearray(), 0, 0
+    for septet in septets_:
+        acc |= (septet & 0x7F) << bits
+        bits += 7
+        while bits >= 8:
+            out.append(acc & 0xFF)
+            acc >>= 8
+            bits -= 8
+    if bits:
+        out.append(acc & 0xFF)
+    return bytes(out)
