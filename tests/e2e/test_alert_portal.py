@@ -8,7 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.alerts.test_area_broadcast import area_peers, outlines  # noqa: F401 — fixtures
 from tests.alerts.test_launch import _citizen
+from tests.conftest import drain_mail_queue
 from tests.delivery.test_sms_smpp import _drain
 from tests.e2e.conftest import signed_in
 from tests.organisations.factories import UserFactory
@@ -18,7 +20,16 @@ from tocsin.delivery.models import Delivery
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_ba_2_operator_composes_previews_launches_and_cancels(page, asgi_server, municipality, register, peers, shot):
+def test_ba_2_operator_composes_previews_launches_follows_updates_and_cancels(
+    page,
+    asgi_server,
+    municipality,
+    register,
+    peers,
+    area_peers,  # noqa: F811 — a fixture
+    shot,
+):
+    operator_endpoint, cbc = area_peers
     operator = UserFactory(organisation=municipality, email="operator@zottegem.be", roles=["operator"])
     _citizen(register, "An", "nl", "+32470300001")
     _citizen(register, "Benoît", "fr", "+32470300002")
@@ -37,15 +48,23 @@ def test_ba_2_operator_composes_previews_launches_and_cancels(page, asgi_server,
         page.wait_for_timeout(150)
     expect(page.locator("#area_kind")).to_have_value("polygon")
     expect(page.locator("#area_geojson")).to_have_value(re.compile("Polygon"))
+    page.locator("#ch-lbsms").check()
+    page.locator("#ch-cb").check()
     page.locator("#nl_headline").fill("Hoogwater")
     page.locator("#nl_sms").fill("Hoogwater in Zottegem: blijf binnen en volg de instructies.")
     expect(page.locator("#nl_sms-count")).to_contain_text("GSM-7 · 1 SMS")
+    page.locator("#nl_cb").fill("Hoogwater in Zottegem. Blijf binnen, sluit ramen en deuren.")
+    expect(page.locator("#nl_cb-count")).to_contain_text("GSM-7 · 1 / 15 page")
     page.locator("#fr_headline").fill("Crue")
     page.locator("#fr_sms").fill("Crue à Zottegem : restez à l'intérieur.")
+    page.locator("#fr_cb").fill("Crue à Zottegem : restez à l'intérieur.")
     shot(page, "40-alert-compose")
     page.get_by_role("button", name="Save and preview").click()
 
     expect(page.locator("#total")).to_have_text("3")
+    expect(page.locator("#area-plan")).to_contain_text("cbc-a")  # the area broadcasts, before launch
+    expect(page.locator("#area-plan")).to_contain_text("nl (1 page)")  # Zottegem and Gent speak Dutch
+    expect(page.locator("#area-plan")).to_contain_text("The centre's coverage lies within your area.")
     page.locator("#confirmation").fill("2")
     page.get_by_role("button", name="Launch the alert").click()
     expect(page.get_by_role("alert")).to_contain_text("(3)")
@@ -54,21 +73,45 @@ def test_ba_2_operator_composes_previews_launches_and_cancels(page, asgi_server,
     page.locator("#confirmation").fill("3")
     page.get_by_role("button", name="Launch the alert").click()
     expect(page.locator("h1 .badge.launched")).to_be_visible()
+    expect(page.locator('#dashboard [data-field="live"]')).to_be_visible()  # the live stream is open
+    # The counts rise on the open page (server-sent events), no reload: deliveries, then the operator's.
     _drain(timeout=10)
-    page.reload()
-    expect(page.get_by_text(re.compile(r"3 / 3"))).to_be_visible()
+    drain_mail_queue(("broadcast",))
+    expect(page.locator('#dashboard [data-field="ended"]')).to_have_text("3", timeout=10_000)
+    expect(page.locator('[data-count="sms:delivered"]')).to_have_text("3")
+    expect(page.locator('#dashboard [data-field="done"]')).to_be_visible()
+    expect(page.locator("#broadcasts")).to_contain_text("ended")  # location-based SMS: the operator's counts
+    expect(page.locator("#broadcasts")).to_contain_text("broadcasting")  # cell broadcast, until cancelled
+    assert len(operator_endpoint.accepted) == 1 and len(cbc.created) == 1
     shot(page, "42-alert-launched")
+
+    page.get_by_role("button", name="Update").click()
+    page.locator("#nl_sms").fill("Update: het water zakt. Blijf nog binnen.")
+    page.locator("#fr_sms").fill("Mise à jour : l'eau baisse. Restez encore à l'intérieur.")
+    page.get_by_role("button", name="Save and preview").click()
+    page.locator("#confirmation").fill("3")
+    page.get_by_role("button", name="Launch the alert").click()
+    expect(page.locator("h1")).to_contain_text("Update")
+    _drain(timeout=10)
+    drain_mail_queue(("broadcast",))
+    expect(page.locator('#dashboard [data-field="ended"]')).to_have_text("3", timeout=10_000)
+    assert operator_endpoint.accepted[-1]["msg_type"] == "Update" and cbc.deleted == [
+        cbc.created[0]["smscb_message"]["message_id"]
+    ]
 
     page.get_by_role("button", name="Cancel the alert").click()
     page.locator("#nl_sms").fill("Vals alarm: negeer het vorige bericht.")
     page.locator("#fr_sms").fill("Fausse alerte : ignorez le message précédent.")
     page.get_by_role("button", name="Save and preview").click()
+    expect(page.get_by_text("takes the original's location-based SMS and cell broadcasts off the air")).to_be_visible()
     page.locator("#confirmation").fill("3")
     page.get_by_role("button", name="Launch the alert").click()
     expect(page.locator("h1")).to_contain_text("Cancel")
-    original = Alert.objects.get(msg_type="Alert")
-    assert original.state == "cancelled"
+    update = Alert.objects.get(msg_type="Update")
+    assert update.state == "cancelled"
     _drain(timeout=10)
+    drain_mail_queue(("broadcast",))
     assert sum(1 for r in peers.smsc.received if r.short_message.startswith((b"Vals", b"Fauss"))) == 3
+    assert not cbc.messages  # the cell broadcast is off the air
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "43-alert-cancel-phone")

@@ -114,7 +114,9 @@ def alert_update(request: HttpRequest, alert_id: int, payload: AlertPatch) -> Al
 @router.get("/alerts/{alert_id}/preview", response=dict[str, Any], summary="What launching would do")
 def alert_preview(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     user: User = request.auth  # type: ignore[attr-defined]
-    return services.alert_preview(actor=user, alert_id=alert_id)
+    preview = services.alert_preview(actor=user, alert_id=alert_id)
+    preview.pop("map", None)  # the portal's picture; the API has the targets and the CAP areas
+    return preview
 
 
 @router.post("/alerts/{alert_id}/launch", response=AlertOut, summary="Launch (type the number of recipients)")

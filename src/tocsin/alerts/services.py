@@ -220,7 +220,21 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "texts": {language: _shown(alert, language) for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
         "confirmation": _confirmation(alert, recipients),
+        "map": _area_map(alert),
     }
+
+
+def _area_map(alert: Alert) -> str:
+    """The preview's map of the area (an SVG; empty when the alert targets no area)."""
+    from tocsin.geo.domain import area_from_json
+    from tocsin.geo.maps import area_svg
+    from tocsin.geo.selectors import municipalities_touched
+
+    areas = [area_from_json(a) for a in (alert.targets or {}).get("areas") or []]
+    if not areas:
+        return ""
+    touched = sorted({nis for area in areas for nis in municipalities_touched(area)})
+    return area_svg(areas, touched, title=f"{alert.event}: {len(touched)} municipalities")
 
 
 def _confirmation(alert: Alert, recipients: Recipients) -> str:
@@ -331,9 +345,11 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         planned = broadcasts.plan(alert) if alert.msg_type != "Cancel" else []
         expected = _confirmation(alert, recipients)
         if " ".join((confirmation or "").split()).casefold() != expected.casefold():
-            raise RuleError(
-                gettext_noop("Type %(expected)s to launch."), field="confirmation", params={"expected": expected}
-            )
+            if recipients.total:
+                template = gettext_noop("Type the number of recipients (%(expected)s) to launch.")
+            else:
+                template = gettext_noop("Type the event's name (%(expected)s) to launch.")
+            raise RuleError(template, field="confirmation", params={"expected": expected})
         cancels_broadcasts = alert.msg_type == "Cancel" and bool(
             alert.references_id and alert.references and alert.references.broadcasts.exists()
         )

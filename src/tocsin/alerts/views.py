@@ -31,6 +31,8 @@ TEXT_FIELDS = [
     ("sms", _("SMS text")),
     ("email_subject", _("E-mail subject")),
     ("email_body", _("E-mail text")),
+    ("cb", _("Cell-broadcast text")),
+    ("voice", _("Voice script (read out in calls)")),
     ("instruction", _("What people should do")),
 ]
 AREA_KINDS = [

@@ -165,3 +165,40 @@ def outlines_geojson() -> bytes:
     from tocsin.geo.models import Municipality
 
     return _outlines_geojson(f"{Municipality.objects.exclude(boundary=None).count()}")
+
+
+def area_svg(areas: Sequence[domain.Area], touched: Sequence[str], *, title: str) -> str:
+    """An alert's area for its preview: the municipalities it touches shaded, what was drawn (polygon or
+    circle) outlined in red and hatched, zoomed on both. An inline SVG, every string escaped."""
+    shapes = [a.geometry for a in areas if a.geometry is not None]
+    chosen = set(touched)
+    rows = []
+    boxes = [g.bounds for g in shapes]
+    for nis, name, d in outlines():
+        if nis in chosen:
+            rows.append(f'<path d="{d}" fill="#f6d7b0"><title>{escape(name)} ({nis})</title></path>')
+            box = _bounds(nis)
+            if box is not None and not shapes:
+                boxes.append(box)
+        else:
+            rows.append(f'<path d="{d}" fill="#f4f4f4"/>')
+    width, height = _xy(6.42, 49.49)
+    view, scale = f"0 0 {width} {height}", 1.0
+    if boxes:
+        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        (ax, ay), (bx, by) = _xy(x0, y1), _xy(x1, y0)
+        size = max(bx - ax, by - ay, 6.0)
+        margin = size * 0.15
+        view = f"{ax - margin} {ay - margin} {bx - ax + 2 * margin} {by - ay + 2 * margin}"
+        scale = size / max(width, height) * 1.3
+    drawn = "".join(f'<path d="{_path(g)}"/>' for g in shapes)
+    return (
+        f'<svg viewBox="{view}" role="img" aria-label="{escape(title)}" class="map area-map" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'<defs><pattern id="hatch" width="{4 * scale:.3f}" height="{4 * scale:.3f}" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="{1.5 * scale:.3f}" height="{4 * scale:.3f}" fill="#c00000" '
+        f'fill-opacity="0.35"/></pattern></defs>'
+        f'<g stroke="#888" stroke-width="{0.3 * scale:.3f}">{"".join(rows)}</g>'
+        f'<g fill="url(#hatch)" stroke="#c00000" stroke-width="{1.5 * scale:.3f}">{drawn}</g></svg>'
+    )

@@ -1,4 +1,5 @@
-// Tocsin alert composer: a live SMS counter (characters, parts, GSM-7 or UCS-2) under each SMS field.
+// Tocsin alert composer: live counters under each SMS field (characters, parts, GSM-7 or UCS-2) and each
+// cell-broadcast field (pages).
 "use strict";
 
 (function () {
@@ -24,6 +25,20 @@
       if (!input.value) { out.textContent = ""; return; }
       var m = measure(input.value);
       out.textContent = m.used + " · " + m.coding + " · " + m.parts + (m.parts === 1 ? " SMS" : " SMS parts");
+    }
+    input.addEventListener("input", update);
+    update();
+  });
+
+  // Cell broadcast: pages of 93 GSM-7 characters or 41 UCS-2 ones, at most 15.
+  document.querySelectorAll("input[data-cb-counter]").forEach(function (input) {
+    var out = document.getElementById(input.dataset.cbCounter);
+    function update() {
+      if (!input.value) { out.textContent = ""; return; }
+      var m = measure(input.value);
+      var pages = Math.max(1, Math.ceil(m.used / (m.coding === "GSM-7" ? 93 : 41)));
+      out.textContent = m.used + " · " + m.coding + " · " + pages + " / 15 " + (pages === 1 ? "page" : "pages");
+      out.classList.toggle("error", pages > 15);
     }
     input.addEventListener("input", update);
     update();
