@@ -117,7 +117,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-_NUMERIC_KEYS = frozenset({"port", "connections", "timeout", "batch", "window", "enquire_link_s"})
+_NUMERIC_KEYS = frozenset({"port", "connections", "timeout", "batch", "window", "enquire_link_s", "repetition_period"})
 
 
 def cmd_partner(args: argparse.Namespace) -> int:

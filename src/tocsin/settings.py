@@ -200,6 +200,10 @@ TOCSIN_LOGIN_LOCK_SECONDS = env_int("TOCSIN_LOGIN_LOCK_SECONDS", 15 * 60)
 TOCSIN_INVITATION_HOURS = env_int("TOCSIN_INVITATION_HOURS", 72)
 # Citizens' sign-up (docs/citizens.md): proof-of-work difficulty, the countries whose numbers may register.
 TOCSIN_POW_BITS = env_int("TOCSIN_POW_BITS", 16)
+# Area broadcasts: seconds between two reads of an operator's counts (docs/broadcast.md).
+TOCSIN_BROADCAST_POLL_S = env_int("TOCSIN_BROADCAST_POLL_S", 5)
+# The TrueType font of the alert reports' PDF (Debian's fonts-dejavu-core by default).
+TOCSIN_PDF_FONT = env("TOCSIN_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 TOCSIN_CITIZEN_COUNTRIES = tuple(c.strip().upper() for c in env("TOCSIN_CITIZEN_COUNTRIES", "BE").split(",") if c)
 OTP_TOTP_ISSUER = "Tocsin"
 
