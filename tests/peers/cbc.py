@@ -42,6 +42,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.peers.threaded import ServedInThread
 from tocsin.protocols import gsm
 
 PREFIX = "/api/ecbe/v1"
@@ -433,7 +434,7 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
-class CellBroadcastCentre:
+class CellBroadcastCentre(ServedInThread):
     """``with CellBroadcastCentre() as cbc:`` then POST messages to ``cbc.url + "/message"``."""
 
     def __init__(self, port: int = 0, *, refuse_misencoded: bool = False):
@@ -446,34 +447,13 @@ class CellBroadcastCentre:
         self.rejected: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{PREFIX}"
 
     def start(self) -> CellBroadcastCentre:
-        self._server = _Server(self, self.port)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def __enter__(self) -> CellBroadcastCentre:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(_Server(self, self.port))
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The created bodies once there are at least n; TimeoutError otherwise."""

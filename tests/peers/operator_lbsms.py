@@ -37,6 +37,8 @@ from typing import Any
 import trustme
 import xmlschema
 
+from tests.peers.threaded import ServedInThread
+
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_BODY = 1024 * 1024
 MAX_SMS_TEXT = 1000
@@ -387,7 +389,7 @@ class _TlsServer(ThreadingHTTPServer):
         pass  # a connection reset mid-request is the client's business
 
 
-class OperatorEndpoint:
+class OperatorEndpoint(ServedInThread):
     """``with OperatorEndpoint() as operator:`` then POST CAP to ``operator.url``, trusting ``operator.ca_pem``.
 
     ``fail_with`` is read on every POST: set it to e.g. 503 and back to None to test a client's retries.
@@ -419,8 +421,6 @@ class OperatorEndpoint:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -435,26 +435,7 @@ class OperatorEndpoint:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._server_cert.configure_cert(context)
-        self._server = _TlsServer(self, self.port, context)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def __enter__(self) -> OperatorEndpoint:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(_TlsServer(self, self.port, context))
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The accepted documents once there are at least n; TimeoutError otherwise."""
