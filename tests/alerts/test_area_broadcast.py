@@ -4,6 +4,8 @@ osmo-cbc's ECBE parser does. Launch, the operator's counts, Update and Cancel (B
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.alerts.test_launch import _citizen
@@ -172,3 +174,28 @@ def test_an_operator_endpoint_with_an_untrusted_certificate_gets_nothing(operato
     drain_mail_queue(("broadcast",))
     row = AreaBroadcast.objects.get()
     assert not operator_endpoint.accepted and row.state == "queued" and "CERTIFICATE_VERIFY_FAILED" in row.error
+
+
+def test_ba_2_a_cancel_while_the_operator_did_not_answer_never_lets_the_alert_go_out_later(operator, area_peers):
+    """The send got no answer it could trust (503) and waits for a retry; the entity cancels: the retry sends
+    nothing, the operator is told, and a later send finds the broadcast withdrawn."""
+    from tocsin.alerts import broadcasts
+
+    operator_endpoint, _cbc = area_peers
+    operator_endpoint.fail_with = 503
+    alert = _launch(operator, services.alert_create(actor=operator, event="Brand", channels=["lbsms"],
+                                                    texts=TEXTS, targets={"areas": [AREA]}))  # fmt: skip
+    drain_mail_queue(("broadcast",))
+    row = AreaBroadcast.objects.get()
+    assert row.state == "queued" and row.attempts == 1
+    operator_endpoint.fail_with = None
+    cancel = _launch(operator, services.alert_follow_up(actor=operator, alert_id=alert.pk, msg_type="Cancel"))
+    assert cancel.snapshot["broadcasts_withdrawn"] == 1  # in doubt: the operator is told
+    time.sleep(2.2)  # the retry is due: it runs first (same lock), sees the alert cancelled and sends nothing
+    drain_mail_queue(("broadcast",))
+    row.refresh_from_db()
+    assert row.state == "withdrawn"
+    assert [r for r in operator_endpoint.rejected if r[0] == 400]  # it had never heard of the alert
+    broadcasts.broadcast_send(row.pk)  # the retry, when its time comes
+    row.refresh_from_db()
+    assert row.state == "withdrawn" and not operator_endpoint.accepted

@@ -33,6 +33,7 @@ from tocsin.protocols import broadcast as wire
 logger = logging.getLogger("tocsin.alerts")
 MAX_ATTEMPTS = 5
 ACTIVE = ("accepted", "broadcasting")
+ON_AIR = ("sending", *ACTIVE)  # what a Cancel must take off the air (or may have reached the gateway)
 FINAL = ("ended", "failed", "withdrawn")
 CB_REPETITION = 30  # CBSP repetition period units (1.883 s): about once a minute
 CB_UNIT_S = 1.883
@@ -125,13 +126,14 @@ def _num_of_bcast(alert: Alert) -> int:
     return min(65535, max(1, int(seconds / (CB_REPETITION * CB_UNIT_S))))
 
 
-def _fail_or_retry(row: AreaBroadcast, error: wire.BroadcastError, job: Any, **kwargs: Any) -> None:
+def _fail_or_retry(row: AreaBroadcast, error: wire.BroadcastError, job: Any, *, gives_up: str, **kwargs: Any) -> None:
+    """After a failed call: try again later (2, 4, 8, 16 s), or give up — a refusal at once."""
     row.attempts += 1
     row.error = str(error)[:300]
     row.updated_at = timezone.now()
     if error.permanent or row.attempts >= MAX_ATTEMPTS:
-        row.state = "failed"
-        logger.warning("area broadcast %s failed: %s", row.pk, error)
+        row.state = gives_up
+        logger.error("area broadcast %s: gave up (%s): %s", row.pk, gives_up, error)
     else:
         delay = 2**row.attempts
         job.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": delay}).defer(**kwargs)
@@ -143,10 +145,21 @@ def broadcast_send(broadcast_id: int) -> None:
     from tocsin.alerts.tasks import broadcast_poll
     from tocsin.alerts.tasks import broadcast_send as job
 
-    row = AreaBroadcast.objects.select_related("alert", "gateway", "alert__references").filter(pk=broadcast_id).first()
-    if row is None or row.state != "queued":
+    # Claim it: a Cancel launched while the call is under way sees "sending" and defers a withdrawal, which
+    # runs after this job (same lock) — rather than marking "withdrawn" a broadcast about to go on the air.
+    claimed = AreaBroadcast.objects.filter(pk=broadcast_id, state="queued").update(
+        state="sending", updated_at=timezone.now()
+    )
+    if not claimed:
         return  # withdrawn before it went, or done by an earlier run
+    row = AreaBroadcast.objects.select_related("alert", "gateway", "alert__references").get(pk=broadcast_id)
     alert, gateway = row.alert, row.gateway
+    if alert.state == "cancelled":
+        # A retry after the alert was cancelled: never send it. The Cancel deferred a withdrawal (this row was
+        # in doubt), which runs next under the same lock and tells the gateway.
+        row.state = "queued"
+        row.save(update_fields=["state"])
+        return
     try:
         if row.channel == "lbsms":
             reference = wire.lbsms_submit(gateway.config, alert.cap_xml.encode())
@@ -175,11 +188,12 @@ def broadcast_send(broadcast_id: int) -> None:
                 row.remote_ids = sent
                 row.save(update_fields=["remote_ids"])
     except wire.BroadcastError as exc:
-        _fail_or_retry(row, exc, job, broadcast_id=row.pk)
+        row.state = "queued"  # for the next try
+        _fail_or_retry(row, exc, job, gives_up="failed", broadcast_id=row.pk)
         return
     row.state = "accepted" if row.channel == "lbsms" else "broadcasting"
-    row.error, row.updated_at = "", timezone.now()
-    row.save(update_fields=["remote_ids", "state", "error", "updated_at"])
+    row.error, row.attempts, row.updated_at = "", 0, timezone.now()
+    row.save(update_fields=["remote_ids", "state", "error", "attempts", "updated_at"])
     if alert.references_id and row.channel == "lbsms":
         # The operator replaces the original with the Update (or stops it, for a Cancel).
         AreaBroadcast.objects.filter(alert_id=alert.references_id, gateway=gateway, state__in=ACTIVE).update(
@@ -233,21 +247,29 @@ def broadcasts_withdraw(original: Alert, cancel: Alert) -> int:
 
     now = timezone.now()
     rows = AreaBroadcast.objects.select_for_update().filter(alert=original)
-    rows.filter(state="queued").update(state="withdrawn", updated_at=now, error="withdrawn before it went out")
-    active = list(rows.filter(state__in=ACTIVE))
+    rows.filter(state="queued", attempts=0).update(
+        state="withdrawn", updated_at=now, error="withdrawn before it went out"
+    )
+    # On the air, being sent, or tried before without an answer (it may have arrived): a withdrawal job each.
+    active = list(rows.filter(state__in=(*ON_AIR, "queued")))
     for row in active:
         broadcast_withdraw.configure(lock=f"broadcast-{row.pk}").defer(broadcast_id=row.pk, cancel_id=cancel.pk)
     return len(active)
 
 
 def broadcast_withdraw(broadcast_id: int, cancel_id: int) -> None:
-    """Take an alert off the air (the job)."""
+    """Take an alert off the air (the job): a CAP Cancel to the operator, a DELETE per message to the CBC.
+
+    It runs after any send job of the same broadcast (same procrastinate lock). A broadcast whose send got
+    no answer (queued for a retry, or left "sending" by a killed worker) may still have reached the gateway:
+    it is told too, and an operator that never heard of it refusing the Cancel is taken as done."""
     from tocsin.alerts.tasks import broadcast_withdraw as job
 
     row = AreaBroadcast.objects.select_related("gateway").filter(pk=broadcast_id).first()
     cancel = Alert.objects.filter(pk=cancel_id).first()
     if row is None or cancel is None or row.state in FINAL:
         return
+    in_doubt = row.state in ("queued", "sending")
     try:
         if row.channel == "lbsms":
             wire.lbsms_submit(row.gateway.config, cancel.cap_xml.encode())
@@ -255,12 +277,14 @@ def broadcast_withdraw(broadcast_id: int, cancel_id: int) -> None:
             for message_id in row.remote_ids:
                 wire.cb_delete(row.gateway.config, int(message_id))
     except wire.BroadcastError as exc:
-        _fail_or_retry(row, exc, job, broadcast_id=row.pk, cancel_id=cancel_id)
-        if row.state == "failed":
-            logger.error("area broadcast %s could NOT be withdrawn: %s", row.pk, exc)
-        return
-    row.state, row.error, row.updated_at = "withdrawn", "", timezone.now()
-    row.save(update_fields=["state", "error", "updated_at"])
+        if not (in_doubt and exc.permanent and row.channel == "lbsms"):
+            _fail_or_retry(row, exc, job, gives_up=row.state, broadcast_id=row.pk, cancel_id=cancel_id)
+            if row.attempts >= MAX_ATTEMPTS or exc.permanent:
+                row.error = f"NOT withdrawn: {row.error}"[:300]
+                row.save(update_fields=["error"])
+            return
+    row.state, row.error, row.attempts, row.updated_at = "withdrawn", "", 0, timezone.now()
+    row.save(update_fields=["state", "error", "attempts", "updated_at"])
 
 
 def broadcast_summary(alert: Alert) -> list[dict[str, Any]]:
