@@ -99,6 +99,9 @@ def test_ba_2_alert_goes_to_the_operator_and_the_cbc_then_is_updated_and_cancell
     assert cbc.messages[4375]["text"].endswith("Blijf nog binnen.")
     assert operator_endpoint.accepted[-1]["msg_type"] == "Update"
     assert AreaBroadcast.objects.get(alert=alert, channel="cb").state == "ended"
+    with pytest.raises(RuleError) as exc:  # the original was replaced: only the update is followed up now
+        services.alert_follow_up(actor=operator, alert_id=alert.pk, msg_type="Cancel")
+    assert exc.value.field == "alert_id" and update.identifier in str(exc.value.params)
 
     cancel = _launch(operator, services.alert_follow_up(actor=operator, alert_id=update.pk, msg_type="Cancel"))
     # The operator had sent every SMS of the update (ended): only the cell broadcast was still on the air.
@@ -108,6 +111,9 @@ def test_ba_2_alert_goes_to_the_operator_and_the_cbc_then_is_updated_and_cancell
     states = dict(AreaBroadcast.objects.filter(alert=update).values_list("channel", "state"))
     assert states == {"lbsms": "ended", "cb": "withdrawn"}
     assert not AreaBroadcast.objects.filter(alert=cancel).exists()  # a Cancel withdraws; it broadcasts nothing
+    assert set(Alert.objects.filter(msg_type__in=["Alert", "Update"]).values_list("state", flat=True)) == {
+        "cancelled"
+    }  # the whole chain
 
 
 def test_ba_2_an_area_broadcast_alone_is_confirmed_by_typing_the_event(operator, area_peers):
@@ -121,13 +127,32 @@ def test_ba_2_an_area_broadcast_alone_is_confirmed_by_typing_the_event(operator,
     assert AreaBroadcast.objects.get().channel == "lbsms"
 
 
-def test_a_cbc_whose_coverage_misses_the_area_is_left_out(operator, area_peers):
+def test_a_cbc_whose_coverage_misses_the_area_is_left_out_and_cb_then_refused(operator, area_peers):
     _operator_endpoint, cbc = area_peers
-    gateway_set(name="cbc-a", kind="ecbe", config={"url": cbc.url, "cbe_name": "tocsin", "coverage": ["44021"]})
     alert = services.alert_create(actor=operator, event="Brand", channels=["lbsms", "cb"], texts=TEXTS,
                                   targets={"areas": [AREA]})  # fmt: skip
+    gateway_set(name="cbc-gent", kind="ecbe", config={"url": cbc.url, "cbe_name": "tocsin", "coverage": ["44021"]})
     plan = services.alert_preview(actor=operator, alert_id=alert.pk)["area_broadcasts"]
-    assert [b["channel"] for b in plan] == ["lbsms"]
+    assert [b["gateway"] for b in plan] == ["operator-a", "cbc-a"]  # not the centre of Gent only
+    gateway_set(name="cbc-a", kind="ecbe", config={"url": cbc.url, "cbe_name": "tocsin", "coverage": ["44021"]})
+    with pytest.raises(RuleError) as exc:  # cell broadcast chosen, no centre covers the area: said, not skipped
+        services.alert_preview(actor=operator, alert_id=alert.pk)
+    assert exc.value.field == "channels"
+    with pytest.raises(RuleError):
+        services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="Brand")
+    assert not AreaBroadcast.objects.exists()
+
+
+def test_ba_4_t1_an_entity_never_sends_through_another_entitys_gateway(operator, area_peers, make_org):
+    operator_endpoint, _cbc = area_peers
+    other = make_org("municipality", name="Gemeente Gent", nis_code="44021")
+    gateway_set(name="operator-a", kind="cap-https", organisation_id=other.pk,
+                config={"url": operator_endpoint.url, "token": "op-secret"})  # fmt: skip
+    alert = services.alert_create(actor=operator, event="Brand", channels=["lbsms"], texts=TEXTS,
+                                  targets={"areas": [AREA]})  # fmt: skip
+    with pytest.raises(RuleError) as exc:
+        services.alert_preview(actor=operator, alert_id=alert.pk)
+    assert exc.value.field == "channels"  # Gent's own operator gateway is not Zottegem's to use
 
 
 def test_an_operator_in_trouble_is_tried_again_and_a_refusal_fails_at_once(operator, area_peers, tmp_path):

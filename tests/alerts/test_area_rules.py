@@ -60,10 +60,13 @@ def test_a_cell_broadcast_text_longer_than_fifteen_pages_is_refused_naming_the_f
     [
         ("Actual", "Extreme", "Immediate", "Observed", False, 4371),
         ("Actual", "Extreme", "Immediate", "Likely", False, 4372),
-        ("Actual", "Extreme", "Expected", "Possible", False, 4374),
+        ("Actual", "Extreme", "Expected", "Likely", False, 4374),
+        ("Actual", "Extreme", "Expected", "Possible", False, 4396),  # not observed nor likely: public safety
         ("Actual", "Severe", "Immediate", "Observed", False, 4375),
-        ("Actual", "Severe", "Future", "Likely", True, 4378 + 13),
+        ("Actual", "Severe", "Expected", "Likely", True, 4378 + 13),
+        ("Actual", "Severe", "Future", "Likely", False, 4396),
         ("Actual", "Moderate", "Immediate", "Observed", False, 4396),
+        ("Actual", "Minor", "Immediate", "Observed", True, 4397),
         ("Exercise", "Extreme", "Immediate", "Observed", False, 4381),
         ("Test", "Minor", "Past", "Unknown", True, 4380 + 13),
     ],

@@ -115,3 +115,29 @@ def test_ba_2_operator_composes_previews_launches_follows_updates_and_cancels(
     assert not cbc.messages  # the cell broadcast is off the air
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "43-alert-cancel-phone")
+
+
+def test_ba_2_a_citizen_answers_from_the_link_in_the_alert_email(
+    page, asgi_server, municipality, register, peers, shot
+):
+    """The acknowledgement page in a real browser: the buttons post (CSRF passes with the page's referrer
+    policy) and the answer is recorded and shown."""
+    from tests.alerts.test_email_ack_and_partners import LINK
+    from tocsin.alerts import selectors, services
+
+    operator = UserFactory(organisation=municipality, email="operator@zottegem.be", roles=["operator"])
+    _citizen(register, "An", "nl", "+32470300001", "an@example.be")
+    alert = services.alert_create(actor=operator, event="Brand", channels=["email"],
+                                  texts={"nl": {"headline": "Brand in Zottegem", "email_body": "Sluit ramen."}},
+                                  targets={"areas": [{"type": "municipalities", "nis_codes": ["41081"]}]})  # fmt: skip
+    services.alert_launch(actor=operator, alert_id=alert.pk, confirmation="1")
+    _drain(timeout=10)
+    [(_from, _to, message)] = peers.smtp.mailbox.messages
+    token = LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    page.goto(f"{asgi_server}/ack/{token}")
+    expect(page.locator("h1")).to_have_text("Brand in Zottegem")
+    page.get_by_role("button", name="Ik heb hulp nodig").click()
+    expect(page.locator("#answer")).to_contain_text("112")
+    assert selectors.alert_acks(alert=alert)["email_help"] == 1
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "44-alert-ack-phone")

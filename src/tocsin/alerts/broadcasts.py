@@ -39,10 +39,14 @@ CB_REPETITION = 30  # CBSP repetition period units (1.883 s): about once a minut
 CB_UNIT_S = 1.883
 
 
-def _gateways(channel: str) -> list[Any]:
+def _gateways(channel: str, organisation_id: int) -> list[Any]:
+    """The platform's gateways of a channel, and the entity's own (never another entity's)."""
+    from django.db.models import Q
+
     from tocsin.delivery.models import Gateway
 
-    return list(Gateway.objects.filter(channel=channel, enabled=True).order_by("name"))
+    mine = Q(organisation__isnull=True) | Q(organisation_id=organisation_id)
+    return list(Gateway.objects.filter(mine, channel=channel, enabled=True).order_by("name"))
 
 
 def _touched(alert: Alert) -> list[str]:
@@ -77,7 +81,7 @@ def plan(alert: Alert) -> list[dict[str, Any]]:
         return out
     touched = _touched(alert)
     for channel in wanted:
-        for gateway in _gateways(channel):
+        for gateway in _gateways(channel, alert.organisation_id):
             item: dict[str, Any] = {"gateway_id": gateway.pk, "gateway": gateway.name, "channel": channel}
             if channel == "cb":
                 coverage = [str(c) for c in gateway.config.get("coverage") or []]
@@ -96,48 +100,90 @@ def plan(alert: Alert) -> list[dict[str, Any]]:
     return out
 
 
+def check_plan(alert: Alert, planned: list[dict[str, Any]]) -> None:
+    """A chosen area channel with no gateway to take it is refused before launch, not skipped in silence."""
+    for channel in alert.channels:
+        if channel in domain.AREA_CHANNELS and not any(item["channel"] == channel for item in planned):
+            if channel == "lbsms":
+                template = gettext_noop("No mobile operator is configured for location-based SMS.")
+            else:
+                template = gettext_noop("No cell broadcast centre covers this area.")
+            raise RuleError(template, field="channels")
+
+
+def _chain(alert: Alert) -> list[Alert]:
+    """The alert and the ones it follows up, newest first."""
+    chain = [alert]
+    while chain[-1].references_id is not None:
+        earlier = chain[-1].references
+        assert earlier is not None
+        chain.append(earlier)
+    return chain
+
+
+def _lock(row: AreaBroadcast) -> str:
+    """One lock per alert chain and gateway: the original's send, an Update's, a withdrawal and the polls of
+    one gateway run one after the other, in the order they were deferred."""
+    return f"broadcast-{_chain(row.alert)[-1].pk}-{row.gateway_id}"
+
+
+def _defer(job: Any, row: AreaBroadcast, delay: float = 0, **kwargs: Any) -> None:
+    options: dict[str, Any] = {"lock": _lock(row)}
+    if delay:
+        options["schedule_in"] = {"seconds": int(delay)}
+    job.configure(**options).defer(**kwargs)
+
+
 def broadcasts_create(alert: Alert, planned: list[dict[str, Any]]) -> list[AreaBroadcast]:
-    """In the launch's transaction: a row per gateway, and its send job."""
+    """In the launch's transaction: a row per gateway, and its send job. An Update's gateways drop what of
+    the original never went out (it is replaced before it did)."""
     from tocsin.alerts.tasks import broadcast_send
 
+    if alert.references_id:
+        gateways = [item["gateway_id"] for item in planned]
+        AreaBroadcast.objects.filter(alert_id=alert.references_id, gateway_id__in=gateways, state="queued",
+                                     attempts=0).update(state="ended", error="replaced by an update before it went out",
+                                                        updated_at=timezone.now())  # fmt: skip
     rows = [
         AreaBroadcast.objects.create(alert=alert, gateway_id=item["gateway_id"], channel=item["channel"])
         for item in planned
     ]
     for row in rows:
-        broadcast_send.configure(lock=f"broadcast-{row.pk}").defer(broadcast_id=row.pk)
+        _defer(broadcast_send, row, broadcast_id=row.pk)
     return rows
 
 
-def _root(alert: Alert) -> tuple[Alert, int]:
-    """The first alert of an Update chain, and how many updates lie between (the CBS update number)."""
-    updates = 0
-    while alert.references_id is not None:
-        assert alert.references is not None
-        alert = alert.references
-        updates += 1
-    return alert, updates
+def _expires(alert: Alert) -> Any:
+    return alert.expires or (alert.launched_at or timezone.now()) + timedelta(hours=6)
 
 
-def _num_of_bcast(alert: Alert) -> int:
+def _num_of_bcast(alert: Alert, repetition_period: int) -> int:
     """Repetitions until the alert expires, so the broadcast stops then even if the CBC is not told."""
-    expires = alert.expires or (alert.launched_at or timezone.now()) + timedelta(hours=6)
-    seconds = max(60.0, (expires - timezone.now()).total_seconds())
-    return min(65535, max(1, int(seconds / (CB_REPETITION * CB_UNIT_S))))
+    seconds = max(60.0, (_expires(alert) - timezone.now()).total_seconds())
+    return min(65535, max(1, int(seconds / (repetition_period * CB_UNIT_S))))
 
 
-def _fail_or_retry(row: AreaBroadcast, error: wire.BroadcastError, job: Any, *, gives_up: str, **kwargs: Any) -> None:
-    """After a failed call: try again later (2, 4, 8, 16 s), or give up — a refusal at once."""
+def _fail_or_retry(row: AreaBroadcast, error: wire.BroadcastError, job: Any, *, gives_up: str, **kwargs: Any) -> bool:
+    """After a failed call: try again later (2, 4 … 60 s apart) while the alert is current, or give up — a
+    refusal at once. True when it gave up."""
     row.attempts += 1
     row.error = str(error)[:300]
     row.updated_at = timezone.now()
-    if error.permanent or row.attempts >= MAX_ATTEMPTS:
+    delay = min(60, 2**row.attempts)
+    gave_up = error.permanent or timezone.now() + timedelta(seconds=delay) > _expires(row.alert)
+    if gave_up:
         row.state = gives_up
         logger.error("area broadcast %s: gave up (%s): %s", row.pk, gives_up, error)
     else:
-        delay = 2**row.attempts
-        job.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": delay}).defer(**kwargs)
+        _defer(job, row, delay, **kwargs)
     row.save(update_fields=["attempts", "error", "state", "updated_at"])
+    return gave_up
+
+
+def _unexpected(exc: Exception) -> wire.BroadcastError:
+    """A fault of ours or of the configuration (a missing key, an unreadable CA file): shown, not retried."""
+    logger.exception("area broadcast: unexpected error")
+    return wire.BroadcastError(f"{type(exc).__name__}: {exc}"[:300], permanent=True)
 
 
 def broadcast_send(broadcast_id: int) -> None:
@@ -151,7 +197,7 @@ def broadcast_send(broadcast_id: int) -> None:
         state="sending", updated_at=timezone.now()
     )
     if not claimed:
-        return  # withdrawn before it went, or done by an earlier run
+        return  # withdrawn or replaced before it went, or done by an earlier run
     row = AreaBroadcast.objects.select_related("alert", "gateway", "alert__references").get(pk=broadcast_id)
     alert, gateway = row.alert, row.gateway
     if alert.state == "cancelled":
@@ -165,44 +211,55 @@ def broadcast_send(broadcast_id: int) -> None:
             reference = wire.lbsms_submit(gateway.config, alert.cap_xml.encode())
             row.remote_ids = [reference]
         else:
-            root, updates = _root(alert)
-            if alert.references_id:
-                _stop_cb(alert.references_id, gateway.pk)
-            sent = list(row.remote_ids)
-            for index, language in enumerate(cb_languages(alert, _touched(alert))):
-                text = domain.marked(alert.status, language, alert.texts[language]["cb"])
-                message_id = domain.cb_message_id(
-                    status=alert.status, severity=alert.severity, urgency=alert.urgency,
-                    certainty=alert.certainty, second_language=index > 0,
-                )  # fmt: skip
-                if message_id in sent:
-                    continue  # created by an earlier try of this job
-                body = wire.cb_body(
-                    cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=root.pk,
-                    update_nr=updates, text=text, language=language,
-                    repetition_period=int(gateway.config.get("repetition_period") or CB_REPETITION),
-                    num_of_bcast=_num_of_bcast(alert), high_priority=alert.severity in ("Extreme", "Severe"),
-                )  # fmt: skip
-                wire.cb_create(gateway.config, body)
-                sent.append(message_id)
-                row.remote_ids = sent
-                row.save(update_fields=["remote_ids"])
-    except wire.BroadcastError as exc:
+            _send_cb(row)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row, none leaves it "sending"
+        error = exc if isinstance(exc, wire.BroadcastError) else _unexpected(exc)
         row.state = "queued"  # for the next try
-        _fail_or_retry(row, exc, job, gives_up="failed", broadcast_id=row.pk)
+        _fail_or_retry(row, error, job, gives_up="failed", broadcast_id=row.pk)
         return
     row.state = "accepted" if row.channel == "lbsms" else "broadcasting"
     row.error, row.attempts, row.updated_at = "", 0, timezone.now()
     row.save(update_fields=["remote_ids", "state", "error", "attempts", "updated_at"])
     if alert.references_id and row.channel == "lbsms":
-        # The operator replaces the original with the Update (or stops it, for a Cancel).
+        # The operator replaces the original with the Update.
         AreaBroadcast.objects.filter(alert_id=alert.references_id, gateway=gateway, state__in=ACTIVE).update(
             state="ended", updated_at=timezone.now()
         )
     if row.channel == "lbsms":
-        broadcast_poll.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": poll_s()}).defer(
-            broadcast_id=row.pk
-        )
+        _defer(broadcast_poll, row, poll_s(), broadcast_id=row.pk)
+
+
+def _send_cb(row: AreaBroadcast) -> None:
+    """One message per language; the original's messages deleted first (osmo-cbc cannot replace one)."""
+    alert, gateway = row.alert, row.gateway
+    chain = _chain(alert)
+    if alert.references_id:
+        _stop_cb(alert.references_id, gateway.pk)
+    repetition = int(gateway.config.get("repetition_period") or CB_REPETITION)
+    sent = list(row.remote_ids)
+    for index, language in enumerate(cb_languages(alert, _touched(alert))):
+        message_id = domain.cb_message_id(
+            status=alert.status, severity=alert.severity, urgency=alert.urgency,
+            certainty=alert.certainty, second_language=index > 0,
+        )  # fmt: skip
+        if message_id in sent:
+            continue  # created by an earlier try of this job
+        body = wire.cb_body(
+            cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=chain[-1].pk,
+            update_nr=len(chain) - 1, text=domain.marked(alert.status, language, alert.texts[language]["cb"]),
+            language=language, repetition_period=repetition, num_of_bcast=_num_of_bcast(alert, repetition),
+            high_priority=alert.severity in ("Extreme", "Severe"),
+        )  # fmt: skip
+        try:
+            wire.cb_create(gateway.config, body)
+        except wire.BroadcastError as exc:
+            # An earlier try that got no answer may have created it: osmo-cbc then answers 409 for our own
+            # message. Taken as ours (a refusal would have ended the earlier try, not queued it again).
+            if not (exc.status == 409 and row.attempts > 0):
+                raise
+        sent.append(message_id)
+        row.remote_ids = sent
+        row.save(update_fields=["remote_ids"])
 
 
 def _stop_cb(alert_id: int, gateway_id: int) -> None:
@@ -227,47 +284,51 @@ def broadcast_poll(broadcast_id: int) -> None:
         return
     try:
         state, counts = wire.lbsms_status(row.gateway.config, str(row.remote_ids[0]))
-    except wire.BroadcastError as exc:
-        row.error = str(exc)[:300]
+    except Exception as exc:  # noqa: BLE001 - the counts are read again at the next poll
+        row.error = str(exc if isinstance(exc, wire.BroadcastError) else _unexpected(exc))[:300]
         row.save(update_fields=["error"])
-        state, counts = row.state, row.counts
     else:
         row.state = {"cancelled": "withdrawn"}.get(state, state)
         row.counts, row.error, row.updated_at = counts, "", timezone.now()
         row.save(update_fields=["state", "counts", "error", "updated_at"])
-    expires = row.alert.expires or (row.alert.launched_at or timezone.now()) + timedelta(hours=6)
-    if row.state in ACTIVE and timezone.now() < expires + timedelta(hours=1):
-        job.configure(lock=f"broadcast-{row.pk}", schedule_in={"seconds": poll_s()}).defer(broadcast_id=row.pk)
+    if row.state in ACTIVE and timezone.now() < _expires(row.alert) + timedelta(hours=1):
+        _defer(job, row, poll_s(), broadcast_id=row.pk)
 
 
-def broadcasts_withdraw(original: Alert, cancel: Alert) -> int:
-    """In the Cancel's launch transaction: what never went out is withdrawn now; what is on the air gets a
-    withdraw job (a CAP Cancel to the operator, a DELETE to the CBC). Returns how many were on the air."""
+def broadcasts_withdraw(cancel: Alert) -> int:
+    """In a Cancel's launch transaction, for every alert of the chain it cancels: what never went out is
+    withdrawn now; what is on the air, being sent, or was tried without an answer (it may have arrived) gets
+    a withdrawal job (a CAP Cancel to the operator, a DELETE to the CBC). Returns how many jobs."""
     from tocsin.alerts.tasks import broadcast_withdraw
 
     now = timezone.now()
-    rows = AreaBroadcast.objects.select_for_update().filter(alert=original)
+    chain = [a.pk for a in _chain(cancel)[1:]]
+    rows = AreaBroadcast.objects.select_for_update().filter(alert_id__in=chain)
     rows.filter(state="queued", attempts=0).update(
         state="withdrawn", updated_at=now, error="withdrawn before it went out"
     )
-    # On the air, being sent, or tried before without an answer (it may have arrived): a withdrawal job each.
-    active = list(rows.filter(state__in=(*ON_AIR, "queued")))
+    active = [
+        row for row in rows.select_for_update(of=("self",)).select_related("alert", "alert__references")
+        if row.state in (*ON_AIR, "queued") or (row.state == "failed" and row.remote_ids)
+    ]  # fmt: skip
     for row in active:
-        broadcast_withdraw.configure(lock=f"broadcast-{row.pk}").defer(broadcast_id=row.pk, cancel_id=cancel.pk)
+        _defer(broadcast_withdraw, row, broadcast_id=row.pk, cancel_id=cancel.pk)
     return len(active)
 
 
 def broadcast_withdraw(broadcast_id: int, cancel_id: int) -> None:
     """Take an alert off the air (the job): a CAP Cancel to the operator, a DELETE per message to the CBC.
 
-    It runs after any send job of the same broadcast (same procrastinate lock). A broadcast whose send got
-    no answer (queued for a retry, or left "sending" by a killed worker) may still have reached the gateway:
-    it is told too, and an operator that never heard of it refusing the Cancel is taken as done."""
+    It runs after any send job of the same chain and gateway (same procrastinate lock). A broadcast whose
+    send got no answer (queued for a retry, or left "sending" by a killed worker) may still have reached the
+    gateway: it is told too, and an operator that never heard of it refusing the Cancel is taken as done."""
     from tocsin.alerts.tasks import broadcast_withdraw as job
 
-    row = AreaBroadcast.objects.select_related("gateway").filter(pk=broadcast_id).first()
+    row = AreaBroadcast.objects.select_related("gateway", "alert").filter(pk=broadcast_id).first()
     cancel = Alert.objects.filter(pk=cancel_id).first()
-    if row is None or cancel is None or row.state in FINAL:
+    if row is None or cancel is None or row.state in ("ended", "withdrawn"):
+        return
+    if row.state == "failed" and not row.remote_ids:
         return
     in_doubt = row.state in ("queued", "sending")
     try:
@@ -276,10 +337,10 @@ def broadcast_withdraw(broadcast_id: int, cancel_id: int) -> None:
         else:
             for message_id in row.remote_ids:
                 wire.cb_delete(row.gateway.config, int(message_id))
-    except wire.BroadcastError as exc:
-        if not (in_doubt and exc.permanent and row.channel == "lbsms"):
-            _fail_or_retry(row, exc, job, gives_up=row.state, broadcast_id=row.pk, cancel_id=cancel_id)
-            if row.attempts >= MAX_ATTEMPTS or exc.permanent:
+    except Exception as exc:  # noqa: BLE001 - recorded on the row
+        error = exc if isinstance(exc, wire.BroadcastError) else _unexpected(exc)
+        if not (in_doubt and error.permanent and row.channel == "lbsms"):
+            if _fail_or_retry(row, error, job, gives_up=row.state, broadcast_id=row.pk, cancel_id=cancel_id):
                 row.error = f"NOT withdrawn: {row.error}"[:300]
                 row.save(update_fields=["error"])
             return

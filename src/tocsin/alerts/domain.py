@@ -193,7 +193,9 @@ def cb_pages(text: str) -> tuple[str, int]:
 
 # EU-Alert message identifiers (3GPP TS 23.041 § 9.4.1.2.2, ETSI TS 102 900): the class a phone shows an
 # alert as follows from its severity, urgency and certainty; the same class in a second language is 13
-# higher. Exercises and tests have their own identifiers, which phones hide unless the user opts in.
+# higher (4371 → 4384 …). What fits no class (moderate or minor severity, an urgency other than immediate or
+# expected, a certainty other than observed or likely) goes as a public-safety alert: 4396, 4397 in the
+# second language. Exercises and tests have their own identifiers, which phones hide unless the user opts in.
 CB_IDS = {
     ("Extreme", "Immediate", "Observed"): 4371,
     ("Extreme", "Immediate", "Likely"): 4372,
@@ -204,7 +206,7 @@ CB_IDS = {
     ("Severe", "Expected", "Observed"): 4377,
     ("Severe", "Expected", "Likely"): 4378,
 }
-CB_TEST, CB_EXERCISE, CB_INFO = 4380, 4381, 4396
+CB_TEST, CB_EXERCISE, CB_INFO, CB_INFO_SECOND = 4380, 4381, 4396, 4397
 CB_SECOND_LANGUAGE = 13
 
 
@@ -215,7 +217,7 @@ def cb_message_id(*, status: str, severity: str, urgency: str, certainty: str, s
     elif status == "Exercise":
         base = CB_EXERCISE
     else:
-        urgency = "Immediate" if urgency == "Immediate" else "Expected"
-        certainty = "Observed" if certainty == "Observed" else "Likely"
         base = CB_IDS.get((severity, urgency, certainty), CB_INFO)
+        if base == CB_INFO:
+            return CB_INFO_SECOND if second_language else CB_INFO
     return base + (CB_SECOND_LANGUAGE if second_language else 0)

@@ -216,7 +216,7 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "recipients": recipients.counts(),
         "total": recipients.total,
         "sms_units": _units(alert, recipients),
-        "area_broadcasts": broadcasts.plan(alert) if alert.msg_type != "Cancel" else [],
+        "area_broadcasts": _checked_plan(alert),
         "texts": {language: _shown(alert, language) for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
         "confirmation": _confirmation(alert, recipients),
@@ -237,10 +237,18 @@ def _area_map(alert: Alert) -> str:
     return area_svg(areas, touched, title=f"{alert.event}: {len(touched)} municipalities")
 
 
+def _checked_plan(alert: Alert) -> list[dict[str, Any]]:
+    if alert.msg_type == "Cancel":
+        return []
+    planned = broadcasts.plan(alert)
+    broadcasts.check_plan(alert, planned)
+    return planned
+
+
 def _confirmation(alert: Alert, recipients: Recipients) -> str:
     """What the operator types to launch: the number of recipients; for an alert that reaches nobody by
     name (area broadcasts only), the event's name."""
-    return str(recipients.total) if recipients.total else alert.event.strip()
+    return str(recipients.total) if recipients.total else " ".join(alert.event.split())
 
 
 def _cap(alert: Alert, *, sent: Any = None) -> cap.Alert:
@@ -342,7 +350,12 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
                 author_id=alert.updated_by_id or alert.created_by_id, approver_id=alert.approved_by_id
             )
         recipients = _resolve(alert)
+        if alert.references_id:
+            assert alert.references is not None
+            _check_followable(Alert.objects.select_for_update().get(pk=alert.references_id))
         planned = broadcasts.plan(alert) if alert.msg_type != "Cancel" else []
+        if alert.msg_type != "Cancel":
+            broadcasts.check_plan(alert, planned)
         expected = _confirmation(alert, recipients)
         if " ".join((confirmation or "").split()).casefold() != expected.casefold():
             if recipients.total:
@@ -396,16 +409,21 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         alert.snapshot["partners"] = broadcasts.pushes_create(alert)
         alert.save(update_fields=["snapshot"])
         if alert.msg_type == "Cancel" and alert.references_id:
-            original = Alert.objects.select_for_update().get(pk=alert.references_id)
-            withdrawn = Delivery.objects.filter(request_id__in=original.send_request_ids, state="queued").update(
+            # The whole chain it follows (the alert and its updates): queued deliveries withdrawn, area
+            # broadcasts taken off the air, every launched message of it cancelled.
+            chain = list(Alert.objects.select_for_update().filter(pk__in=[a.pk for a in _chain(alert)[1:]]))
+            request_ids = [r for earlier in chain for r in earlier.send_request_ids]
+            withdrawn = Delivery.objects.filter(request_id__in=request_ids, state="queued").update(
                 state="expired", final_at=now, error="withdrawn: the alert was cancelled"
             )
-            SendRequest.objects.filter(pk__in=original.send_request_ids).update(expires_at=now)
-            domain.check_transition(State(original.state), State.CANCELLED)
-            original.state, original.cancelled_at = State.CANCELLED.value, now
-            original.save(update_fields=["state", "cancelled_at"])
+            SendRequest.objects.filter(pk__in=request_ids).update(expires_at=now)
+            for earlier in chain:
+                if earlier.state == State.LAUNCHED.value:
+                    domain.check_transition(State(earlier.state), State.CANCELLED)
+                    earlier.state, earlier.cancelled_at = State.CANCELLED.value, now
+                    earlier.save(update_fields=["state", "cancelled_at"])
             alert.snapshot["withdrawn"] = withdrawn
-            alert.snapshot["broadcasts_withdrawn"] = broadcasts.broadcasts_withdraw(original, alert)
+            alert.snapshot["broadcasts_withdrawn"] = broadcasts.broadcasts_withdraw(alert)
             alert.save(update_fields=["snapshot"])
         audit_record(action="alert.launched", actor=actor, organisation_id=alert.organisation_id,
                      object_type="alert", object_id=alert.pk,
@@ -425,14 +443,38 @@ def _email_body(texts: Mapping[str, str]) -> str:
     return texts.get("email_body") or "\n\n".join(x for x in (texts.get("description"), texts.get("instruction")) if x)
 
 
+def _chain(alert: Alert) -> list[Alert]:
+    from tocsin.alerts.broadcasts import _chain as chain
+
+    return chain(alert)
+
+
+def newest_follow_up(alert: Alert) -> Alert | None:
+    """The launched Update or Cancel that followed this alert, if any (the one to follow up now)."""
+    return alert.follow_ups.exclude(state=State.DRAFT.value).order_by("-launched_at").first()
+
+
+def _check_followable(original: Alert) -> None:
+    """Only the newest launched message of an alert is updated or cancelled: an Update replaces the one
+    before it, so following up an older one would fork the alert (and its CAP and cell-broadcast serials)."""
+    if original.state != State.LAUNCHED.value:
+        raise RuleError(gettext_noop("Only a launched alert can be updated or cancelled."), field="alert_id")
+    newer = newest_follow_up(original)
+    if newer is not None:
+        raise RuleError(
+            gettext_noop("This alert was followed up by %(identifier)s: follow up that one."),
+            field="alert_id",
+            params={"identifier": newer.identifier},
+        )
+
+
 def alert_follow_up(*, actor: User, alert_id: int, msg_type: str) -> Alert:
     """A draft Update or Cancel of a launched alert: the same audience and channels, CAP references to it."""
     if msg_type not in ("Update", "Cancel"):
         raise RuleError(gettext_noop("A follow-up is an Update or a Cancel."), field="msg_type")
     _require_operator(actor)
     original = _own(actor, alert_id)
-    if original.state != State.LAUNCHED.value:
-        raise RuleError(gettext_noop("Only a launched alert can be updated or cancelled."), field="alert_id")
+    _check_followable(original)
     fields = {name: getattr(original, name) for name in EDITABLE}
     alert = alert_create(actor=actor, **fields)
     alert.msg_type, alert.references = msg_type, original

@@ -185,6 +185,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         raise Http404 from None
     context: dict[str, Any] = {
         "alert": alert,
+        "newer": services.newest_follow_up(alert),
         "language_names": LANGUAGE_NAMES,
         "four_eyes": services.four_eyes(alert.organisation_id),
         "may_approve": (alert.updated_by_id or alert.created_by_id) != user.pk,
@@ -372,6 +373,8 @@ def alert_ack(request: HttpRequest, token: str) -> HttpResponse:
             status, error = 422, localise(exc)
     with translation.override(page["language"]):
         response = render(request, "alerts/ack.html", {**page, "error": error}, status=status)
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL: never sent to another site. ("no-referrer" would make browsers post the
+    # buttons with "Origin: null", which Django's CSRF check refuses.)
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response

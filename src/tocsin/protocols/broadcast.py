@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-MAX_REPLY = 64 * 1024
 
 
 class BroadcastError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.status = status  # the HTTP status, when there was an answer
 
 
 def _verify(config: Mapping[str, Any]) -> ssl.SSLContext | bool:
@@ -43,7 +43,8 @@ def _fail(response: httpx.Response, what: str) -> BroadcastError:
     detail = response.text[:200].strip()
     # 408 and 429 (and every 5xx) are the gateway's momentary trouble; other 4xx refuse this very request.
     permanent = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
-    return BroadcastError(f"{what}: HTTP {response.status_code} {detail}", permanent=permanent)
+    return BroadcastError(f"{what}: HTTP {response.status_code} {detail}", permanent=permanent,
+                          status=response.status_code)  # fmt: skip
 
 
 def _call(config: Mapping[str, Any], method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
@@ -186,6 +187,7 @@ def cb_create(config: Mapping[str, Any], body: Mapping[str, Any]) -> None:
         raise BroadcastError(
             f"CBC: message identifier {message_id} is already being broadcast (another alert); cancel that one first",
             permanent=True,
+            status=409,
         )
     if response.status_code not in (200, 201):
         raise _fail(response, "CBC")

@@ -83,7 +83,11 @@ class SmtpChannel(Channel):
             text = item.content.get("text", "")
             if item.content.get("link_path"):
                 text = f"{text}\n\n{item.content.get('link_label', '')}\n{_LINK}\n"
-            msg.set_content(text)
+                # Quoted-printable keeps the placeholder line readable (base64, which the email package
+                # picks for text dense in non-Latin letters, would hide it).
+                msg.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
+            else:
+                msg.set_content(text)
             if item.content.get("html"):
                 msg.add_alternative(item.content["html"], subtype="html")
             msg["Content-Language"] = item.language  # after set_content, which drops Content-* headers
