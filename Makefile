@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint types check-migrations openapi messages browser peers fonts clean
+.PHONY: demo test install lint types check-migrations openapi messages browser peers fonts poppler clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ fonts:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 
+# Debian's poppler-utils (pdftoppm, pdftotext): the billing tests render the PDF documents and read them back.
+poppler:
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  echo "Installing Debian's poppler-utils for the PDF tests ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
+
 # Debian's Kannel (bearerbox, smsbox, and fakesmsc from kannel-extras): a real peer for the Kannel channel.
 peers:
 	@test -x /usr/lib/kannel/test/fakesmsc && test -x /usr/sbin/bearerbox || { \
@@ -58,7 +65,7 @@ openapi: $(STAMP)
 	$(BIN)/tocsin manage export_openapi --output docs/openapi.json
 
 # The embedded PostgreSQL is stopped at the end when this run started it.
-test: $(STAMP) $(MO) browser peers fonts lint types
+test: $(STAMP) $(MO) browser peers fonts poppler lint types
 	@was=$$($(BIN)/tocsin db status 2>/dev/null); \
 	stop() { [ -n "$$DATABASE_URL" ] || [ "$$was" = running ] || $(BIN)/tocsin db stop >/dev/null; }; \
 	trap stop EXIT; \

@@ -120,6 +120,48 @@ def cmd_audit(args: argparse.Namespace) -> int:
 _NUMERIC_KEYS = frozenset({"port", "connections", "timeout", "batch", "window", "enquire_link_s", "repetition_period"})
 
 
+def cmd_billing(args: argparse.Namespace) -> int:
+    """Billing from the console (docs/billing.md)."""
+    _use_database()
+    from django.utils import timezone
+
+    from tocsin.billing import selectors, services
+    from tocsin.i18n import localise
+    from tocsin.organisations.domain import RuleError
+
+    try:
+        if args.action == "reconcile":
+            differences = selectors.reconcile(args.month)
+            for d in differences:
+                print(f"DIFFERENCE organisation={d['organisation_id']} alert={d['alert_id']} send={d['request_id']} "
+                      f"channel={d['channel']} submitted={d['submitted']} billed={d['billed']}")  # fmt: skip
+            scope = args.month or "all time"
+            if differences:
+                print(f"reconcile {scope}: {len(differences)} difference(s)", file=sys.stderr)
+                return 1
+            print(f"reconcile {scope}: units billed = units submitted, per entity, alert and channel")
+            return 0
+        if args.action == "charge":
+            print(f"charged {services.usage_charge()} units")
+            return 0
+        if args.action == "subscriptions":
+            year = args.year or timezone.localdate().year
+            print(f"booked {services.subscriptions_book(year)} subscriptions for {year}")
+            return 0
+        tariff = services.tariff_at(timezone.localdate())
+        print(f"tariff from {tariff.valid_from} (excl. VAT {tariff.vat_rate * 100:.0f} %):")
+        print(f"  SMS unit €{tariff.sms_unit_price}, voice unit €{tariff.voice_unit_price}")
+        print(f"  activation €{tariff.activation_fee} with {tariff.activation_units} units")
+        print(f"  included units valid {tariff.activation_units_days} days")
+        print(f"  subscription €{tariff.subscription_fee} a year")
+        for units, price in sorted(tariff.packages.items(), key=lambda item: int(item[0])):
+            print(f"  package {units} units at €{price} (valid {tariff.package_days} days)")
+        return 0
+    except RuleError as exc:
+        print(f"{exc.field}: {localise(exc)}", file=sys.stderr)
+        return 2
+
+
 def cmd_partner(args: argparse.Namespace) -> int:
     """Partners that receive every actual alert's CAP document (docs/broadcast.md)."""
     _use_database()
@@ -332,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds a claimed batch stays this worker's; after a crash it returns to the queue then (default 60)",
     )
+    p = add("billing", cmd_billing, "Billing: reconcile units billed with units sent, charge usage, subscriptions.")
+    p.add_argument("action", choices=["reconcile", "charge", "subscriptions", "tariff"])
+    p.add_argument("--month", help="reconcile: one month, YYYY-MM (default: everything)")
+    p.add_argument("--year", type=int, help="subscriptions: the year to book (default: this year)")
     p = add("partner", cmd_partner, "Partners that receive every actual alert's CAP document, signed.")
     p.add_argument("action", choices=["list", "add", "disable", "enable"])
     p.add_argument("name", nargs="?", help="the partner's name")

@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "tocsin.citizens",
     "tocsin.audiences",
     "tocsin.alerts",
+    "tocsin.billing",
     "tocsin.web",
 ]
 
@@ -204,6 +205,9 @@ TOCSIN_POW_BITS = env_int("TOCSIN_POW_BITS", 16)
 TOCSIN_BROADCAST_POLL_S = env_int("TOCSIN_BROADCAST_POLL_S", 5)
 # The TrueType font of the alert reports' PDF (Debian's fonts-dejavu-core by default).
 TOCSIN_PDF_FONT = env("TOCSIN_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# Billing (docs/billing.md): where order forms go, and the default pre-paid balance that warns administrators.
+TOCSIN_BILLING_SUPPLIER_EMAIL = env("TOCSIN_BILLING_SUPPLIER_EMAIL", "orders@supplier.invalid")
+TOCSIN_BILLING_LOW_BALANCE_UNITS = env_int("TOCSIN_BILLING_LOW_BALANCE_UNITS", 500)
 TOCSIN_CITIZEN_COUNTRIES = tuple(c.strip().upper() for c in env("TOCSIN_CITIZEN_COUNTRIES", "BE").split(",") if c)
 OTP_TOTP_ISSUER = "Tocsin"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -116,6 +117,8 @@ def alert_preview(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     user: User = request.auth  # type: ignore[attr-defined]
     preview = services.alert_preview(actor=user, alert_id=alert_id)
     preview.pop("map", None)  # the portal's picture; the API has the targets and the CAP areas
+    if preview.get("cost"):
+        preview["cost"] = {k: str(v) if isinstance(v, Decimal) else v for k, v in preview["cost"].items()}
     return preview
 
 

@@ -216,6 +216,7 @@ def alert_preview(*, actor: User, alert_id: int) -> dict[str, Any]:
         "recipients": recipients.counts(),
         "total": recipients.total,
         "sms_units": _units(alert, recipients),
+        "cost": _cost(alert, _units(alert, recipients)),
         "area_broadcasts": _checked_plan(alert),
         "texts": {language: _shown(alert, language) for language in sorted(alert.texts, key=domain.LANGUAGES.index)},
         "cap": cap.to_xml(_cap(alert)).decode(),
@@ -235,6 +236,17 @@ def _area_map(alert: Alert) -> str:
         return ""
     touched = sorted({nis for area in areas for nis in municipalities_touched(area)})
     return area_svg(areas, touched, title=f"{alert.event}: {len(touched)} municipalities")
+
+
+def _cost(alert: Alert, units: int) -> dict[str, Any] | None:
+    """What the SMS units would cost the entity (BA-8-POSTPAID): from its pre-paid balance first, the rest
+    post-paid — shown, never a reason to hold the alert back. None for an entity that is not billed."""
+    from tocsin.billing import domain as billing
+    from tocsin.billing.services import cost_estimate
+
+    if not billing.check_billed(Kind(alert.organisation.kind)):
+        return None
+    return cost_estimate(alert.organisation_id, units)
 
 
 def _checked_plan(alert: Alert) -> list[dict[str, Any]]:

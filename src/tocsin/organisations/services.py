@@ -265,6 +265,9 @@ def organisation_activate(
         org.activated_at = timezone.now()
         _record_status(org, to=Status.ACTIVE, reason="", actor=actor)
         org.save()
+        from tocsin.billing.services import activation_book
+
+        activation_book(org)  # BA-8-ACTIVATION, with the first year's subscription (BA-8-SUBSCRIPTION)
         _audit_organisation(
             "organisation.activated",
             actor=actor,
