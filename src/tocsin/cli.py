@@ -148,6 +148,28 @@ def cmd_billing(args: argparse.Namespace) -> int:
             year = args.year or timezone.localdate().year
             print(f"booked {services.subscriptions_book(year)} subscriptions for {year}")
             return 0
+        if args.set:
+            import json
+            from datetime import date
+
+            if not args.valid_from:
+                print("tocsin billing tariff --set …: give --from YYYY-MM-DD (today or later)", file=sys.stderr)
+                return 2
+            fields: dict[str, object] = {}
+            for item in args.set:
+                key, sep, value = item.partition("=")
+                if not sep:
+                    print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
+                    return 2
+                if key == "packages":
+                    fields[key] = json.loads(value)
+                elif key == "exercise_charged":
+                    fields[key] = value.lower() in ("1", "true", "yes")
+                elif key in ("activation_units", "activation_units_days", "package_days"):
+                    fields[key] = int(value)
+                else:
+                    fields[key] = value  # amounts stay text: Decimal, never float
+            services.tariff_add(actor=None, valid_from=date.fromisoformat(args.valid_from), **fields)
         tariff = services.tariff_at(timezone.localdate())
         print(f"tariff from {tariff.valid_from} (excl. VAT {tariff.vat_rate * 100:.0f} %):")
         print(f"  SMS unit €{tariff.sms_unit_price}, voice unit €{tariff.voice_unit_price}")
@@ -159,6 +181,9 @@ def cmd_billing(args: argparse.Namespace) -> int:
         return 0
     except RuleError as exc:
         print(f"{exc.field}: {localise(exc)}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a date or JSON that does not parse
+        print(f"not understood: {exc}", file=sys.stderr)
         return 2
 
 
@@ -378,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["reconcile", "charge", "subscriptions", "tariff"])
     p.add_argument("--month", help="reconcile: one month, YYYY-MM (default: everything)")
     p.add_argument("--year", type=int, help="subscriptions: the year to book (default: this year)")
+    p.add_argument("--from", dest="valid_from", help="tariff --set: the day the new tariff starts (YYYY-MM-DD)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="tariff: e.g. sms_unit_price=0.055, packages='{\"5000\": \"0.05\"}' (repeatable)")  # fmt: skip
     p = add("partner", cmd_partner, "Partners that receive every actual alert's CAP document, signed.")
     p.add_argument("action", choices=["list", "add", "disable", "enable"])
     p.add_argument("name", nargs="?", help="the partner's name")

@@ -209,3 +209,37 @@ def test_ba_8_postpaid_reconcile_exits_non_zero_on_any_difference(cc_admin, regi
     assert main(["billing", "reconcile", "--month", month]) == 1
     out = capsys.readouterr().out
     assert f"alert={alert.pk}" in out and "submitted=1 billed=0" in out
+
+
+def test_ba_8_postpaid_exercises_cost_like_alerts_unless_the_tariff_says_otherwise(cc_admin, register, peers):
+    from tocsin.audiences import services as audiences
+
+    services.tariff_add(actor=cc_admin, valid_from=timezone.localdate(), exercise_charged=False)
+    org = _activated(cc_admin)
+    operator = UserFactory(organisation=org, email="operator@zottegem.be", roles=["operator"])
+    test_list = audiences.contact_list_create(actor=operator, name="Test", is_test=True)
+    audiences.contact_create(actor=operator, list_id=test_list.pk, name="Tester", mobile="0470500007")
+    alert = alerts.alert_create(actor=operator, event="Oefening", channels=["sms"], texts=TEXTS, status="Exercise",
+                                targets={"lists": [test_list.pk]})  # fmt: skip
+    alerts.alert_launch(actor=operator, alert_id=alert.pk, confirmation="1")
+    _drain(timeout=10)
+    services.usage_charge()
+    usage = LedgerTransaction.objects.get(kind="usage")
+    assert usage.units == 1 and not usage.entries.exists() and services.prepaid_units(org.pk) == 1000
+    assert selectors.reconcile() == []  # counted, not charged
+
+
+def test_ba_8_prepaid_the_order_form_reaches_the_supplier_and_the_team_as_pdf(cc_admin, settings, mailoutbox):
+    from tests.organisations.factories import totp_device
+
+    settings.TOCSIN_BILLING_SUPPLIER_EMAIL = "orders@supplier.example"
+    org = _activated(cc_admin)
+    admin = org.members.get()
+    totp_device(admin)
+    day = timezone.localdate() + timedelta(days=30)
+    order = services.order_submit(actor=admin, units=10000, requested_delivery=day, reference="PO-77")
+    drain_mail_queue()
+    message = next(m for m in mailoutbox if order.number in m.subject)
+    assert set(message.to) == {"orders@supplier.example", "cc-admin@example.be"}
+    name, content, mimetype = message.attachments[0]
+    assert name == f"{order.number}.pdf" and mimetype == "application/pdf" and content.startswith(b"%PDF-")
