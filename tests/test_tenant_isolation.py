@@ -55,7 +55,17 @@ def victim(police_admin):
         actor=police_admin, event="Bankoverval", channels=["sms"], targets={"lists": [contact_list.pk]},
         texts={"nl": {"headline": "Overval", "sms": "Sluit de deuren."}},
     )  # fmt: skip
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tocsin.billing import services as billing_services
+
+    order = billing_services.order_submit(
+        actor=police_admin, units=5000, requested_delivery=timezone.localdate() + timedelta(days=30)
+    )
     return {
+        "order_id": order.pk,
         "alert_id": alert.pk,
         "list_id": contact_list.pk,
         "contact_id": contact.pk,
@@ -77,7 +87,10 @@ def _snapshot(victim) -> tuple:
     notices = tuple(Notice.objects.filter(user__organisation=org).values_list("pk", "read_at"))
     deliveries = tuple(Delivery.objects.filter(request__organisation=org).values_list("pk", "state"))
     alerts = tuple(Alert.objects.filter(organisation=org).values_list("pk", "state", "texts", "targets"))
-    return org.status, org.access_epoch, people, tokens, notices, deliveries, _audiences_snapshot(org), alerts
+    from tocsin.billing.models import OrderForm
+
+    orders = tuple(OrderForm.objects.filter(organisation=org).values_list("pk", "status", "reason"))
+    return org.status, org.access_epoch, people, tokens, notices, deliveries, _audiences_snapshot(org), alerts, orders
 
 
 def _audiences_snapshot(org) -> tuple:
@@ -147,7 +160,7 @@ def _portal_routes() -> list[str]:
 def test_every_portal_route_with_an_id_is_covered():
     params = {p for route in _portal_routes() for p in re.findall(r"<int:(\w+)>", route)}
     assert params <= {"user_id", "organisation_id", "token_id", "notice_id", "request_id", "list_id", "contact_id",
-                      "group_id", "alert_id"}  # fmt: skip
+                      "group_id", "alert_id", "order_id"}  # fmt: skip
 
 
 @pytest.mark.parametrize("route", _portal_routes())

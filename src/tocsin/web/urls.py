@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from tocsin.alerts import views as alert_views
 from tocsin.audiences import views as audiences_views
+from tocsin.billing import views as billing_views
 from tocsin.citizens import views as citizen_views
 from tocsin.delivery import views as delivery_views
 from tocsin.web import views
@@ -51,4 +52,25 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", audiences_views.contact_detail, name="contact_detail"),
     path("bin-groups/", audiences_views.bin_groups, name="bin_groups"),
     path("bin-groups/<int:group_id>/", audiences_views.bin_group_detail, name="bin_group_detail"),
+    # billing (BA-8): an entity's balance, orders and statements; the crisis centre's overview
+    path("billing/", billing_views.billing, name="billing"),
+    path("billing/threshold/", billing_views.billing_threshold, name="billing_threshold"),
+    path("billing/orders/", billing_views.billing_order, name="billing_order"),
+    path("billing/orders/<int:order_id>.pdf", billing_views.billing_order_pdf, name="billing_order_pdf"),
+    path("billing/orders/<int:order_id>/decide/", billing_views.billing_order_decide, name="billing_order_decide"),
+    path("billing/statements/", billing_views.billing_statement_pick, name="billing_statement_pick"),
+    re_path(
+        r"^billing/statements/(?P<month>\d{4}-\d{2})\.pdf$",
+        billing_views.billing_statement,
+        {"kind": "pdf"},
+        name="billing_statement_pdf",
+    ),
+    re_path(
+        r"^billing/statements/(?P<month>\d{4}-\d{2})\.csv$",
+        billing_views.billing_statement,
+        {"kind": "csv"},
+        name="billing_statement_csv",
+    ),
+    path("billing/overview/", billing_views.billing_overview, name="billing_overview"),
+    path("billing/reverse/", billing_views.billing_reverse, name="billing_reverse"),
 ]
