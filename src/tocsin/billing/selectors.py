@@ -154,7 +154,10 @@ def statement(org: Organisation, month: str) -> dict[str, Any]:
         "vat": vat,
         "total": net + vat,
         "closing_receivable": opening_eur + net,
-        "closing_units": opening_units + units_in - sum(u["prepaid_units"] for u in usage_rows) - units_expired,
+        # From the ledger itself (a reversed package takes its units back too).
+        "closing_units": int(
+            _sum(LedgerEntry.objects.filter(organisation=org, account="prepaid", transaction__at__lt=end))
+        ),
     }
 
 
