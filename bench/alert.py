@@ -10,6 +10,8 @@ Prints name=value lines:
   time_to_first_sms_s  from sending the launch call to the first submit_sm the SMSC accepts (target ≤ 2 s)
   all_submitted_s      from sending the launch call until no delivery is queued or claimed
   preview_s            the preview call (the same resolution, no writes)
+  billing_charge_s     `tocsin billing charge` once the send is over: the units charged to the entity (issue 6)
+  billing_reconcile_s  `tocsin billing reconcile`: units billed = units submitted, or a non-zero exit
 
     .venv/bin/python bench/alert.py [--citizens 100000]
 """
@@ -157,6 +159,18 @@ def main() -> int:
             print(f"launch_commit_s={launch_s:.2f}")
             print(f"time_to_first_sms_s={first - sent_at:.2f}")
             print(f"all_submitted_s={all_s:.1f}", flush=True)
+            # Billing (issue 6): charge the send's units and reconcile them, the worker stopped first so that
+            # its own once-a-minute charging does not take part.
+            worker.terminate()
+            worker.wait(30)
+            for name, command in (("billing_charge_s", "charge"), ("billing_reconcile_s", "reconcile")):
+                start = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "tocsin.cli", "billing", command], cwd=ROOT, env=env,
+                                      capture_output=True, text=True)  # fmt: skip
+                print(f"{name}={time.perf_counter() - start:.2f}")
+                assert done.returncode == 0, done.stderr
+                if command == "charge":  # "charged N units"
+                    print(f"billing_units_charged={done.stdout.split()[1]}", flush=True)
         finally:
             for process in (worker, web, smsc):
                 process.terminate()
