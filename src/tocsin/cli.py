@@ -131,7 +131,7 @@ def cmd_billing(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "reconcile":
-            differences = selectors.reconcile(args.month)
+            differences = selectors.reconcile(args.month, charge=not args.no_charge)
             for d in differences:
                 print(f"DIFFERENCE organisation={d['organisation_id']} alert={d['alert_id']} send={d['request_id']} "
                       f"channel={d['channel']} submitted={d['submitted']} billed={d['billed']}")  # fmt: skip
@@ -402,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("billing", cmd_billing, "Billing: reconcile units billed with units sent, charge usage, subscriptions.")
     p.add_argument("action", choices=["reconcile", "charge", "subscriptions", "tariff"])
     p.add_argument("--month", help="reconcile: one month, YYYY-MM (default: everything)")
+    p.add_argument("--no-charge", action="store_true", help="reconcile: compare as it stands, charge nothing first")
     p.add_argument("--year", type=int, help="subscriptions: the year to book (default: this year)")
     p.add_argument("--from", dest="valid_from", help="tariff --set: the day the new tariff starts (YYYY-MM-DD)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",

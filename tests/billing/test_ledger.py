@@ -243,3 +243,39 @@ def test_ba_8_prepaid_the_order_form_reaches_the_supplier_and_the_team_as_pdf(cc
     assert set(message.to) == {"orders@supplier.example", "cc-admin@example.be"}
     name, content, mimetype = message.attachments[0]
     assert name == f"{order.number}.pdf" and mimetype == "application/pdf" and content.startswith(b"%PDF-")
+
+
+def test_review_fixes_refuse_what_would_corrupt_the_books(cc_admin):
+    """Bad months, a tariff already in force, NaN or infinite amounts, reversing units already used: each
+    refused with the field named, nothing written. A credit is booked with its reason."""
+    from tocsin.billing.models import PackageLot, Tariff
+
+    for month in ("9999-12", "2026-13", "26-1", "x", "1000-01"):
+        with pytest.raises(RuleError) as exc:
+            selectors.month_bounds(month)
+        assert exc.value.field == "month"
+    today = timezone.localdate()
+    services.tariff_add(actor=cc_admin, valid_from=today, sms_unit_price="0.06")
+    with pytest.raises(RuleError) as exc:
+        services.tariff_add(actor=cc_admin, valid_from=today, sms_unit_price="0.01")
+    assert exc.value.field == "valid_from"
+    for bad in ("NaN", "Infinity", "-1", "0.00001", "abc"):
+        with pytest.raises(RuleError):
+            services.tariff_add(actor=cc_admin, valid_from=today + timedelta(days=1), sms_unit_price=bad)
+    with pytest.raises(RuleError):
+        services.tariff_add(actor=cc_admin, valid_from=today + timedelta(days=1), vat_rate="21")
+    assert Tariff.objects.filter(valid_from__gt=today).count() == 0
+
+    org = _activated(cc_admin)
+    lot = PackageLot.objects.get(organisation=org)
+    units_txn = LedgerTransaction.objects.filter(entries__lot=lot, kind="activation").distinct().get()
+    services._book(org.pk, "usage", services._lot_entries(org.pk, lot.pk, -10, "units:used"), units=10)
+    with pytest.raises(RuleError) as exc:  # 10 of its units were used: taking back 1,000 would go negative
+        services.ledger_reverse(actor=cc_admin, transaction_id=units_txn.pk, reason="wrong lot")
+    assert exc.value.field == "transaction" and services.prepaid_units(org.pk) == 990
+
+    before = _sum(org, "receivable", "EUR")
+    services.ledger_credit(actor=cc_admin, organisation_id=org.pk, amount="12.50", reason="goodwill, outage")
+    assert _sum(org, "receivable", "EUR") == before - Decimal("12.50")
+    with pytest.raises(RuleError):
+        services.ledger_credit(actor=cc_admin, organisation_id=org.pk, amount="0", reason="nothing")

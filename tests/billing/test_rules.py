@@ -48,8 +48,10 @@ def test_ba_8_prepaid_units_are_drawn_from_the_lot_that_expires_first_and_the_re
 def test_ba_8_subscription_first_year_is_pro_rata_to_the_day():
     fee = Decimal("788.88")
     assert domain.first_year_subscription(fee, date(2026, 1, 1)) == Decimal("788.8800")
-    assert domain.first_year_subscription(fee, date(2026, 12, 31)) == domain.money(fee / 365)
-    assert domain.first_year_subscription(fee, date(2028, 7, 1)) == domain.money(fee * 184 / 366)  # leap year
+    assert domain.first_year_subscription(fee, date(2026, 12, 31)) == Decimal("2.16")  # 788.88 / 365
+    assert domain.first_year_subscription(fee, date(2026, 7, 1)) == Decimal("397.68")  # docs/billing.md's example
+    assert domain.first_year_subscription(fee, date(2028, 7, 1)) == domain.cents(fee * 184 / 366)  # leap year
+    assert domain.first_year_subscription(fee, date(2026, 12, 13)) == Decimal("41.06")  # rounded once, not twice
 
 
 def test_ba_8_install_nothing_but_the_agreed_fees_exists_and_only_alerting_entities_are_billed():

@@ -99,7 +99,7 @@ def first_year_subscription(fee: Decimal, activated: date) -> Decimal:
     day to 31 December included (days / days of that year); each later calendar year in full."""
     days_in_year = 366 if calendar.isleap(activated.year) else 365
     days = (date(activated.year, 12, 31) - activated).days + 1
-    return money(fee * days / days_in_year)
+    return money(cents(fee * days / days_in_year))  # rounded once, to the cent, as invoiced
 
 
 def earliest_delivery(submitted: date) -> date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,13 +40,17 @@ def billing_org(*, actor: User, organisation_id: int | None = None) -> Organisat
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """``2026-11`` → [1 Nov 00:00, 1 Dec 00:00) in Brussels time."""
     try:
-        year, mon = (int(x) for x in month.split("-"))
+        year_text, mon_text = month.split("-")
+        if not (year_text.isdecimal() and mon_text.isdecimal() and len(year_text) == 4 and 2000 <= int(year_text)
+                <= 2100):  # fmt: skip
+            raise ValueError(month)
+        year, mon = int(year_text), int(mon_text)
         start = date(year, mon, 1)
-    except (ValueError, TypeError):
+        end = date(year + (mon == 12), mon % 12 + 1, 1)
+    except (ValueError, TypeError, AttributeError):
         from tocsin.organisations.domain import RuleError
 
         raise RuleError(gettext_noop("A month is written YYYY-MM."), field="month") from None
-    end = date(year + (mon == 12), mon % 12 + 1, 1)
     tz = timezone.get_current_timezone()
     return datetime(start.year, start.month, 1, tzinfo=tz), datetime(end.year, end.month, 1, tzinfo=tz)
 
@@ -98,8 +102,8 @@ def statement(org: Organisation, month: str) -> dict[str, Any]:
     balances. Amounts to the cent; each line rounded once."""
     from tocsin.alerts.models import Alert
 
-    services.usage_charge(since=month_bounds(month)[0])
     start, end = month_bounds(month)
+    services.usage_charge(since=max(start, timezone.now() - timedelta(days=40)))  # older months were charged
     before = LedgerEntry.objects.filter(organisation=org, transaction__at__lt=start)
     within = LedgerTransaction.objects.filter(organisation=org, at__gte=start, at__lt=end).order_by("at", "pk")
     tariff = services.tariff_at(start.date())
@@ -153,7 +157,15 @@ def statement(org: Organisation, month: str) -> dict[str, Any]:
         "vat_rate": tariff.vat_rate,
         "vat": vat,
         "total": net + vat,
-        "closing_receivable": opening_eur + net,
+        # From the ledger itself; statement lines are rounded each, so a cent of rounding may show.
+        "closing_receivable": domain.cents(
+            _sum(LedgerEntry.objects.filter(organisation=org, account="receivable", transaction__at__lt=end))
+        ),
+        "rounding": domain.cents(
+            _sum(LedgerEntry.objects.filter(organisation=org, account="receivable", transaction__at__lt=end))
+        )
+        - opening_eur
+        - net,
         # From the ledger itself (a reversed package takes its units back too).
         "closing_units": int(
             _sum(LedgerEntry.objects.filter(organisation=org, account="prepaid", transaction__at__lt=end))
@@ -195,12 +207,14 @@ def overview(months: list[str]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def reconcile(month: str | None = None) -> list[dict[str, Any]]:
+def reconcile(month: str | None = None, *, charge: bool = True) -> list[dict[str, Any]]:
     """Units billed against units the delivery engine submitted, per entity, alert, send and channel. Every
-    difference is returned (an empty list: they agree exactly)."""
+    difference is returned (an empty list: they agree exactly). ``charge=False`` compares as it stands (a
+    charging worker that stalled shows as differences)."""
     since = month_bounds(month)[0] if month else None
     until = month_bounds(month)[1] if month else None
-    services.usage_charge(since=since or datetime(2000, 1, 1, tzinfo=timezone.get_current_timezone()))
+    if charge:
+        services.usage_charge(since=since or datetime(2000, 1, 1, tzinfo=timezone.get_current_timezone()))
     submitted = services.submitted_units(since=since)
     if until is not None:
         submitted = [row for row in submitted if row[3] < until]

@@ -66,20 +66,35 @@ def tariff_add(*, actor: User | None, valid_from: date, **fields: Any) -> Tariff
     for name in ("sms_unit_price", "voice_unit_price", "subscription_fee", "activation_fee", "vat_rate"):
         if isinstance(values[name], float):
             raise RuleError(gettext_noop("Give amounts as decimal text, not as floating point."), field=name)
-        try:
-            values[name] = Decimal(str(values[name]))
-        except ArithmeticError:
-            raise RuleError(gettext_noop("Not an amount."), field=name) from None
-        if values[name] < 0:
-            raise RuleError(gettext_noop("Amounts are never negative."), field=name)
-    for size, price in dict(values["packages"]).items():
-        if not str(size).isdigit() or int(size) <= 0 or Decimal(str(price)) <= 0:
+        values[name] = _amount(values[name], name)
+    if values["vat_rate"] >= 1:
+        raise RuleError(gettext_noop("The VAT rate is a fraction (0.21 for 21 %)."), field="vat_rate")
+    packages = values["packages"] if isinstance(values["packages"], dict) else {}
+    if not packages:
+        raise RuleError(gettext_noop("Packages are positive unit counts with positive prices."), field="packages")
+    for size, price in packages.items():
+        if not str(size).isdecimal() or int(size) <= 0 or _amount(price, "packages") <= 0:
             raise RuleError(gettext_noop("Packages are positive unit counts with positive prices."), field="packages")
+    if Tariff.objects.filter(valid_from=valid_from, valid_from__lte=timezone.localdate()).exists():
+        raise RuleError(gettext_noop("That tariff is in force already: start a new one tomorrow."), field="valid_from")
     with transaction.atomic():
         tariff, _ = Tariff.objects.update_or_create(valid_from=valid_from, defaults=values)
         audit_record(action="billing.tariff_set", actor=actor, organisation_id=None, object_type="tariff",
                      object_id=tariff.pk, data={k: str(v) for k, v in values.items()})  # fmt: skip
     return tariff
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    """A finite, non-negative amount with at most 4 decimals, from text (never a float)."""
+    if isinstance(value, float):
+        raise RuleError(gettext_noop("Give amounts as decimal text, not as floating point."), field=field)
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise RuleError(gettext_noop("Not an amount."), field=field) from None
+    if not amount.is_finite() or amount < 0 or amount > 1_000_000 or amount != amount.quantize(Decimal("0.0001")):
+        raise RuleError(gettext_noop("Not an amount."), field=field)
+    return amount
 
 
 # --- the ledger ---------------------------------------------------------------------------------------------
@@ -96,6 +111,7 @@ def _book(
     """One balanced transaction. ``entries``: (account, organisation id or None, lot id or None, currency,
     amount)."""
     assert kind in domain.KINDS
+    entries = [(account, org, lot, currency, money(amount)) for account, org, lot, currency, amount in entries]
     domain.check_balanced(Entry(account, currency, amount) for account, _o, _l, currency, amount in entries)
     txn = LedgerTransaction.objects.create(organisation_id=org_id, kind=kind, at=at or timezone.now(), **fields)
     LedgerEntry.objects.bulk_create(
@@ -139,6 +155,7 @@ def activation_book(org: Organisation, *, at: datetime | None = None) -> LedgerT
                       at=at, memo="units included with the activation")  # fmt: skip
             subscription_book(org, day.year, at=at)
     except IntegrityError:
+        logger.warning("activation of %s was booked before: not booked again", org.pk)
         return None  # booked before (an activation after a termination is a new entity)
     return txn
 
@@ -159,8 +176,8 @@ def subscription_book(org: Organisation, year: int, *, at: datetime | None = Non
     )
     if LedgerTransaction.objects.filter(organisation=org, kind="subscription", period=str(year)).exists():
         return None
-    start = datetime(year, 1, 1, tzinfo=timezone.get_current_timezone())
-    booked_at = at or max(start, org.activated_at)
+    # Dated when booked (a month already stated is never changed afterwards).
+    booked_at = at or timezone.now()
     return _book(org.pk, "subscription", _charge_eur(org.pk, "subscription", fee), at=booked_at,
                  period=str(year), memo=f"subscription {year}")  # fmt: skip
 
@@ -187,6 +204,14 @@ def ledger_reverse(*, actor: User, transaction_id: int, reason: str) -> LedgerTr
             raise NotFound(gettext_noop("No such booking."))
         if original.kind == "reversal" or hasattr(original, "reversed_by"):
             raise RuleError(gettext_noop("This booking was reversed already, or is a reversal."), field="transaction")
+        Organisation.objects.select_for_update().filter(pk=original.organisation_id).first()  # as a charge does
+        remaining = {lot.id: lot.remaining for lot in lots(original.organisation_id)}
+        for e in original.entries.all():
+            if e.account == "prepaid" and e.amount > 0 and remaining.get(e.lot_id or 0, 0) < e.amount:
+                raise RuleError(
+                    gettext_noop("Units of this booking were used already: it cannot be reversed whole."),
+                    field="transaction",
+                )
         entries = [(e.account, e.organisation_id, e.lot_id, e.currency, -e.amount) for e in original.entries.all()]
         txn = _book(original.organisation_id, "reversal", entries, reverses=original, memo=reason[:300],
                     alert_id=original.alert_id, request_id=original.request_id, channel=original.channel,
@@ -215,11 +240,22 @@ def lots(org_id: int) -> list[domain.Lot]:
 
 
 def _expire(org_id: int, now: datetime) -> None:
-    """Units of lots past their expiry leave the balance (a booking of their own, for the statement)."""
+    """Units of lots past their expiry leave the balance: a booking of their own, dated when it is made (the
+    worker does it every night; a month already stated is not changed)."""
     for lot in lots(org_id):
         if lot.remaining > 0 and lot.expires is not None and lot.expires <= now:
-            _book(org_id, "expiry", _lot_entries(org_id, lot.id, -lot.remaining, "units:expired"), at=lot.expires,
-                  memo=f"{lot.remaining} pre-paid units expired")  # fmt: skip
+            _book(org_id, "expiry", _lot_entries(org_id, lot.id, -lot.remaining, "units:expired"), at=now,
+                  memo=f"{lot.remaining} pre-paid units expired on {timezone.localdate(lot.expires)}")  # fmt: skip
+
+
+def lots_expire() -> int:
+    """Every entity's expired lots written off (idempotent)."""
+    org_ids = set(PackageLot.objects.filter(expires__lte=timezone.now()).values_list("organisation_id", flat=True))
+    for org_id in org_ids:
+        with transaction.atomic():
+            Organisation.objects.select_for_update().filter(pk=org_id).first()
+            _expire(org_id, timezone.now())
+    return len(org_ids)
 
 
 USAGE_SQL = """
@@ -284,7 +320,7 @@ def usage_charge(*, since: datetime | None = None, request_ids: Iterable[int] | 
             tariff = tariff_at(timezone.localdate(launched_at))
             if alert is not None and alert.status != "Actual" and not tariff.exercise_charged:
                 _book(org_id, "usage", [], alert_id=alert_id, request_id=request_id, channel=channel,
-                      units=missing, memo="exercise or test: not charged (tariff)")  # fmt: skip
+                      units=missing, at=launched_at, memo="exercise or test: not charged (tariff)")  # fmt: skip
                 continue
             _expire(org_id, timezone.now())
             taken, rest = domain.draw(lots(org_id), missing, launched_at)
@@ -295,7 +331,7 @@ def usage_charge(*, since: datetime | None = None, request_ids: Iterable[int] | 
                 price = tariff.voice_unit_price if channel == "voice" else tariff.sms_unit_price
                 entries += _charge_eur(org_id, "usage", money(price * rest))
             _book(org_id, "usage", entries, alert_id=alert_id, request_id=request_id, channel=channel,
-                  units=missing, prepaid_units=missing - rest, postpaid_units=rest,
+                  units=missing, prepaid_units=missing - rest, postpaid_units=rest, at=launched_at,
                   memo=f"alert {alert_id}, {channel}")  # fmt: skip
             charged += missing
             touched.add(org_id)
@@ -352,7 +388,7 @@ def low_balance_set(*, actor: User, units: int) -> None:
     access_check(actor)
     if not actor.has_role(Role.ADMIN):
         raise AccessDenied(gettext_noop("Only an administrator of the entity sets its billing warnings."))
-    if not isinstance(units, int) or units < 0:
+    if not isinstance(units, int) or not 0 <= units <= 10_000_000:
         raise RuleError(gettext_noop("Give a number of units, 0 or more."), field="units")
     BillingProfile.objects.update_or_create(organisation_id=actor.organisation_id,
                                             defaults={"low_balance_units": units, "warned": False})  # fmt: skip
@@ -452,3 +488,25 @@ def order_decide(*, actor: User, order_id: int, status: str, reason: str = "") -
         audit_record(action=f"billing.order_{status}", actor=actor, organisation_id=order.organisation_id,
                      object_type="order", object_id=order.pk, data={"reason": reason})  # fmt: skip
     return order
+
+
+def ledger_credit(*, actor: User, organisation_id: int, amount: str, reason: str) -> LedgerTransaction:
+    """A credit in euros to an entity (a goodwill gesture, a refund), with its reason. Usage stays billed as
+    sent: the reconciliation still holds."""
+    _require_crisis_admin(actor)
+    value = _amount(amount, "amount")
+    reason = " ".join((reason or "").split())
+    if not value or not reason:
+        raise RuleError(gettext_noop("Give a positive amount and the reason of the credit."), field="amount")
+    org = Organisation.objects.filter(pk=organisation_id).first()
+    if org is None:
+        raise NotFound(gettext_noop("No such organisation."))
+    with transaction.atomic():
+        entries: list[tuple[str, int | None, int | None, str, Decimal]] = [
+            ("receivable", org.pk, None, "EUR", -value),
+            ("revenue:credit", None, None, "EUR", value),
+        ]
+        txn = _book(org.pk, "credit", entries, memo=reason[:300], created_by=actor)
+        audit_record(action="billing.credited", actor=actor, organisation_id=org.pk, object_type="ledger",
+                     object_id=txn.pk, data={"amount": str(value), "reason": reason[:300]})  # fmt: skip
+    return txn

@@ -20,6 +20,7 @@ def charge_usage(timestamp: int) -> None:
 @app.task(queue="mail", queueing_lock="billing_subscriptions", name="tocsin.billing.book_subscriptions")
 def book_subscriptions(timestamp: int) -> None:
     services.subscriptions_book(timezone.localdate().year)
+    services.lots_expire()
 
 
 @app.task(queue="mail", retry=5, name="tocsin.billing.send_order_form")

@@ -73,7 +73,7 @@ def _organisation_param(request: HttpRequest) -> int | None:
     raw = request.GET.get("organisation", "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not (raw.isdecimal() and raw.isascii() and len(raw) <= 12):
         raise Http404
     return int(raw)
 
@@ -201,7 +201,9 @@ def billing_threshold(request: HttpRequest) -> HttpResponse:
         return _denied(request, exc)
     try:
         # Not a whole number: the service refuses it as it refuses a negative one.
-        services.low_balance_set(actor=actor, units=int(raw) if raw.isdigit() else -1)
+        services.low_balance_set(
+            actor=actor, units=int(raw) if raw.isascii() and raw.isdecimal() and len(raw) <= 9 else -1
+        )
     except (RuleError, AccessDenied) as exc:
         return _billing_page(request, actor, org, status=422, threshold_error=localise(exc), threshold_value=raw)
     messages.success(request, gettext("The warning threshold is saved."))
@@ -410,7 +412,11 @@ def billing_reverse(request: HttpRequest) -> HttpResponse:
         reversal = services.ledger_reverse(
             actor=actor,
             # Not a number: no such booking (the service says so).
-            transaction_id=int(values["transaction"]) if values["transaction"].isdigit() else 0,
+            transaction_id=int(values["transaction"])
+            if values["transaction"].isascii()
+            and values["transaction"].isdecimal()
+            and len(values["transaction"]) <= 12
+            else 0,
             reason=values["reason"],
         )
     except AccessDenied as exc:
