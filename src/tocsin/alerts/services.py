@@ -246,7 +246,7 @@ def _cost(alert: Alert, units: int) -> dict[str, Any] | None:
 
     if not billing.check_billed(Kind(alert.organisation.kind)):
         return None
-    return cost_estimate(alert.organisation_id, units)
+    return cost_estimate(alert.organisation_id, units, exercise=alert.status != "Actual")
 
 
 def _checked_plan(alert: Alert) -> list[dict[str, Any]]:

@@ -105,3 +105,6 @@ api.add_router("/", citizens_router)
 from tocsin.alerts.api import router as alerts_router  # noqa: E402
 
 api.add_router("/", alerts_router)
+from tocsin.billing.api import router as billing_router  # noqa: E402
+
+api.add_router("/", billing_router)

@@ -70,7 +70,7 @@ def balance(org: Organisation, at: datetime | None = None) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "receivable": domain.cents(_sum(entries.filter(account="receivable", currency="EUR"))),
-        "prepaid_units": int(_sum(entries.filter(account="prepaid", currency="UNIT"))),
+        "prepaid_units": services.prepaid_units(org.pk, at),  # valid lots only (expired ones are written off)
         "lots": lots,
         "threshold": services.low_balance_threshold(org.pk),
     }

@@ -394,10 +394,13 @@ def low_balance_set(*, actor: User, units: int) -> None:
                                             defaults={"low_balance_units": units, "warned": False})  # fmt: skip
 
 
-def cost_estimate(org_id: int, units: int, channel: str = "sms") -> dict[str, Any]:
-    """What an alert of so many units would cost now: from pre-paid, post-paid, the amount excl. VAT."""
+def cost_estimate(org_id: int, units: int, channel: str = "sms", *, exercise: bool = False) -> dict[str, Any]:
+    """What an alert of so many units would cost now: from pre-paid, post-paid, the amount excl. VAT. An
+    exercise or test costs nothing when the tariff says so."""
     now = timezone.now()
     tariff = tariff_at(timezone.localdate(now))
+    if exercise and not tariff.exercise_charged:
+        units = 0
     available = prepaid_units(org_id, now)
     prepaid = min(units, available)
     postpaid = units - prepaid
