@@ -111,7 +111,7 @@ def check_plan(alert: Alert, planned: list[dict[str, Any]]) -> None:
             raise RuleError(template, field="channels")
 
 
-def _chain(alert: Alert) -> list[Alert]:
+def chain(alert: Alert) -> list[Alert]:
     """The alert and the ones it follows up, newest first."""
     chain = [alert]
     while chain[-1].references_id is not None:
@@ -124,7 +124,7 @@ def _chain(alert: Alert) -> list[Alert]:
 def _lock(row: AreaBroadcast) -> str:
     """One lock per alert chain and gateway: the original's send, an Update's, a withdrawal and the polls of
     one gateway run one after the other, in the order they were deferred."""
-    return f"broadcast-{_chain(row.alert)[-1].pk}-{row.gateway_id}"
+    return f"broadcast-{chain(row.alert)[-1].pk}-{row.gateway_id}"
 
 
 def _defer(job: Any, row: AreaBroadcast, delay: float = 0, **kwargs: Any) -> None:
@@ -232,7 +232,7 @@ def broadcast_send(broadcast_id: int) -> None:
 def _send_cb(row: AreaBroadcast) -> None:
     """One message per language; the original's messages deleted first (osmo-cbc cannot replace one)."""
     alert, gateway = row.alert, row.gateway
-    chain = _chain(alert)
+    messages = chain(alert)
     if alert.references_id:
         _stop_cb(alert.references_id, gateway.pk)
     repetition = int(gateway.config.get("repetition_period") or CB_REPETITION)
@@ -245,8 +245,8 @@ def _send_cb(row: AreaBroadcast) -> None:
         if message_id in sent:
             continue  # created by an earlier try of this job
         body = wire.cb_body(
-            cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=chain[-1].pk,
-            update_nr=len(chain) - 1, text=domain.marked(alert.status, language, alert.texts[language]["cb"]),
+            cbe_name=str(gateway.config["cbe_name"]), message_id=message_id, msg_code=messages[-1].pk,
+            update_nr=len(messages) - 1, text=domain.marked(alert.status, language, alert.texts[language]["cb"]),
             language=language, repetition_period=repetition, num_of_bcast=_num_of_bcast(alert, repetition),
             high_priority=alert.severity in ("Extreme", "Severe"),
         )  # fmt: skip
@@ -302,8 +302,8 @@ def broadcasts_withdraw(cancel: Alert) -> int:
     from tocsin.alerts.tasks import broadcast_withdraw
 
     now = timezone.now()
-    chain = [a.pk for a in _chain(cancel)[1:]]
-    rows = AreaBroadcast.objects.select_for_update().filter(alert_id__in=chain)
+    earlier = [a.pk for a in chain(cancel)[1:]]
+    rows = AreaBroadcast.objects.select_for_update().filter(alert_id__in=earlier)
     rows.filter(state="queued", attempts=0).update(
         state="withdrawn", updated_at=now, error="withdrawn before it went out"
     )

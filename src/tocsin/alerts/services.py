@@ -423,7 +423,7 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
         if alert.msg_type == "Cancel" and alert.references_id:
             # The whole chain it follows (the alert and its updates): queued deliveries withdrawn, area
             # broadcasts taken off the air, every launched message of it cancelled.
-            chain = list(Alert.objects.select_for_update().filter(pk__in=[a.pk for a in _chain(alert)[1:]]))
+            chain = list(Alert.objects.select_for_update().filter(pk__in=[a.pk for a in broadcasts.chain(alert)[1:]]))
             request_ids = [r for earlier in chain for r in earlier.send_request_ids]
             withdrawn = Delivery.objects.filter(request_id__in=request_ids, state="queued").update(
                 state="expired", final_at=now, error="withdrawn: the alert was cancelled"
@@ -453,12 +453,6 @@ ACK_LABELS = {
 
 def _email_body(texts: Mapping[str, str]) -> str:
     return texts.get("email_body") or "\n\n".join(x for x in (texts.get("description"), texts.get("instruction")) if x)
-
-
-def _chain(alert: Alert) -> list[Alert]:
-    from tocsin.alerts.broadcasts import _chain as chain
-
-    return chain(alert)
 
 
 def newest_follow_up(alert: Alert) -> Alert | None:

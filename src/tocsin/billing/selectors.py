@@ -12,13 +12,17 @@ from django.utils import timezone
 
 from tocsin.billing import domain, services
 from tocsin.billing.models import LedgerEntry, LedgerTransaction, OrderForm, PackageLot
-from tocsin.organisations.domain import Kind, Role, gettext_noop
+from tocsin.organisations.domain import Role, gettext_noop
 from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound, access_check
 
 
-def _is_cc_admin(actor: User) -> bool:
-    return actor.organisation.kind == Kind.CRISIS_CENTRE.value and actor.has_role(Role.ADMIN)
+def is_crisis_admin(actor: User) -> bool:
+    """An administrator of the crisis centre: reads every entity's billing."""
+    return actor.organisation.is_crisis_centre and actor.has_role(Role.ADMIN)
+
+
+_is_cc_admin = is_crisis_admin
 
 
 def billing_org(*, actor: User, organisation_id: int | None = None) -> Organisation:

@@ -27,6 +27,7 @@ from tocsin.billing.models import BillingProfile, LedgerEntry, LedgerTransaction
 from tocsin.organisations.domain import Kind, Role, RuleError, gettext_noop
 from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound, access_check
+from tocsin.organisations.services import require_crisis_admin as _require_crisis_admin
 
 logger = logging.getLogger("tocsin.billing")
 DEFAULT_FROM = date(2020, 1, 1)
@@ -417,12 +418,6 @@ def cost_estimate(org_id: int, units: int, channel: str = "sms", *, exercise: bo
 
 
 # --- order forms (BA-8-PREPAID) ---------------------------------------------------------------------------
-
-
-def _require_crisis_admin(actor: User) -> None:
-    access_check(actor)
-    if not (actor.organisation.kind == Kind.CRISIS_CENTRE.value and actor.has_role(Role.ADMIN)):
-        raise AccessDenied(gettext_noop("Only an administrator of the crisis centre may do this."))
 
 
 def _require_entity_admin(actor: User) -> None:

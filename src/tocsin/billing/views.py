@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tocsin.billing import domain, selectors, services
 from tocsin.billing.models import OrderForm
 from tocsin.i18n import localise
-from tocsin.organisations.domain import Kind, Role, RuleError
+from tocsin.organisations.domain import Kind, RuleError
 from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound
 from tocsin.web.views import _denied
@@ -56,7 +56,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _is_cc_admin(user: User) -> bool:
-    return user.organisation.is_crisis_centre and user.has_role(Role.ADMIN)
+    return selectors.is_crisis_admin(user)
 
 
 def _months(today: date, count: int = 12) -> list[dict[str, Any]]:

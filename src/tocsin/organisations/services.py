@@ -92,10 +92,13 @@ def _require_org_admin(actor: User) -> None:
         raise AccessDenied(gettext_noop("Only an administrator of your organisation may do this."))
 
 
-def _require_crisis_admin(actor: User) -> None:
+def require_crisis_admin(actor: User) -> None:
     access_check(actor)
     if not (actor.organisation.is_crisis_centre and actor.has_role(Role.ADMIN)):
         raise AccessDenied(gettext_noop("Only an administrator of the crisis centre may do this."))
+
+
+_require_crisis_admin = require_crisis_admin
 
 
 def _member(actor: User, user_id: int) -> User:
