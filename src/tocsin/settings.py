@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "tocsin.audiences",
     "tocsin.alerts",
     "tocsin.billing",
+    "tocsin.alarms",
     "tocsin.web",
 ]
 
