@@ -9,6 +9,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("citizen/", include("tocsin.citizens.urls")),
+    path("alarm/", include("tocsin.alarms.urls_user")),
+    path("registry/", include("tocsin.alarms.urls")),
     path("ack/<str:token>", alert_views.alert_ack, name="alert_ack"),  # an alert e-mail's link (public)
     path("feeds/cap.atom", feeds.cap_feed, name="alert_feed"),
     path("feeds/cap/<str:identifier>.xml", feeds.cap_document, name="alert_feed_cap"),
