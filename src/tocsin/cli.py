@@ -187,6 +187,53 @@ def cmd_billing(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_alarms(args: argparse.Namespace) -> int:
+    """The registry of alarm systems from the console (docs/alarms.md)."""
+    _use_database()
+    from tocsin.alarms import selectors, services
+    from tocsin.i18n import localise
+    from tocsin.organisations.domain import RuleError
+    from tocsin.organisations.models import User
+    from tocsin.organisations.services import AccessDenied
+
+    try:
+        if args.action == "reminders":
+            sent = services.reminders_send()
+            print(" ".join(f"{k}={v}" for k, v in sent.items()))
+            return 0
+        member = User.objects.filter(email__iexact=args.as_user or "").select_related("organisation").first()
+        if member is None:
+            print("tocsin alarms: give --as EMAIL, a member of the central or of the registry", file=sys.stderr)
+            return 2
+        actor = services.as_member(member)
+        if args.action == "import":
+            if not args.file or not os.path.isfile(args.file):
+                print(f"tocsin alarms import: {args.file}: no such file", file=sys.stderr)
+                return 2
+            from tocsin.runtime.progress import Progress
+
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+            progress = Progress(total=max(1, data.count(b"\n") - 1), label="alarm systems", unit="rows")
+            report = services.import_csv(actor=actor, data=data, progress=lambda n: progress.update(count=n, done=n))
+            progress.finish()
+            for row in report.rows:
+                for error in row.errors:
+                    rule = f" ({error.rule})" if error.rule else ""
+                    print(f"line {row.line}: {row.user_number or '-'}: {error.field}: {localise(error)}{rule}")
+            print(" ".join(f"{k}={v}" for k, v in sorted(report.counts.items())), file=sys.stderr)
+            return 1 if report.count("refused") else 0
+        if args.action == "late":
+            for item in selectors.late_list(actor=actor):
+                print(f"{item.system.reference} {item.what} due {item.due_on} late {item.late_days} d "
+                      f"{item.system.site_text}")  # fmt: skip
+            return 0
+    except (RuleError, AccessDenied) as exc:
+        print(f"{getattr(exc, 'field', '') or 'refused'}: {localise(exc)}", file=sys.stderr)
+        return 2
+    return 2
+
+
 def cmd_partner(args: argparse.Namespace) -> int:
     """Partners that receive every actual alert's CAP document (docs/broadcast.md)."""
     _use_database()
@@ -407,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="valid_from", help="tariff --set: the day the new tariff starts (YYYY-MM-DD)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="tariff: e.g. sms_unit_price=0.055, packages='{\"5000\": \"0.05\"}' (repeatable)")  # fmt: skip
+    p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
+    p.add_argument("action", choices=["import", "late", "reminders"])
+    p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")
+    p.add_argument("--as", dest="as_user", help="import, late: the e-mail of the member acting")
     p = add("partner", cmd_partner, "Partners that receive every actual alert's CAP document, signed.")
     p.add_argument("action", choices=["list", "add", "disable", "enable"])
     p.add_argument("name", nargs="?", help="the partner's name")

@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 
+from tocsin.alarms.domain import FieldErrors
 from tocsin.citizens.services import Throttled
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
@@ -60,6 +61,17 @@ def on_rule_error(request: HttpRequest, exc: RuleError) -> HttpResponse:
     if exc.rule:
         item["rule"] = exc.rule
     return _error(request, 422, [item])
+
+
+@api.exception_handler(FieldErrors)
+def on_field_errors(request: HttpRequest, exc: FieldErrors) -> HttpResponse:
+    items: list[dict[str, Any]] = []
+    for error in exc.errors:
+        item: dict[str, Any] = {"loc": ["body", error.field] if error.field else ["body"], "msg": error.message}
+        if error.rule:
+            item["rule"] = error.rule
+        items.append(item)
+    return _error(request, 422, items)
 
 
 @api.exception_handler(Throttled)
@@ -108,3 +120,6 @@ api.add_router("/", alerts_router)
 from tocsin.billing.api import router as billing_router  # noqa: E402
 
 api.add_router("/", billing_router)
+from tocsin.alarms.api import router as alarms_router  # noqa: E402
+
+api.add_router("/", alarms_router)
