@@ -78,11 +78,11 @@ def dispatcher(emergency) -> User:
 USER = "an.peeters@example.be"
 
 
-def system_values(register: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+def system_values(addresses: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """A goods alarm with a siren and light, first used three days ago: valid for a user."""
     values: dict[str, Any] = {
         "site_name": "Woning Peeters",
-        "site_address_id": register["home"].pk,
+        "site_address_id": addresses["home"].pk,
         "site_phone": "+3293601234",
         "user_name": "An Peeters",
         "user_address": "Markt 1, 9620 Zottegem",
@@ -108,8 +108,8 @@ def system_values(register: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     return values
 
 
-def managed_values(register: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    values = system_values(register, user_number="U1001", alarm_report_number="N001")
+def managed_values(addresses: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    values = system_values(addresses, user_number="U1001", alarm_report_number="N001")
     values["client_informed_on"] = (timezone.localdate() - timedelta(days=30)).isoformat()
     values.update(overrides)
     return values
@@ -121,10 +121,10 @@ def user_actor() -> Actor:
 
 
 @pytest.fixture
-def values(register) -> Callable[..., dict[str, Any]]:
+def values(register) -> Callable[..., dict[str, Any]]:  # noqa: F811 — the fixture
     return lambda **o: system_values(register, **o)
 
 
 @pytest.fixture
-def mvalues(register) -> Callable[..., dict[str, Any]]:
+def mvalues(register) -> Callable[..., dict[str, Any]]:  # noqa: F811 — the fixture
     return lambda **o: managed_values(register, **o)

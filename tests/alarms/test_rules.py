@@ -171,8 +171,8 @@ def test_kb_7_user_unknown_address_and_bad_values_refused(values):
     with pytest.raises(FieldErrors) as exc:
         services.system_register(
             actor=as_user(USER),
-            values=values(site_address_id=None, site_street="Nergensstraat", site_house_number="1", site_postcode="9999",
-                          user_email="not-an-email", site_phone="12", system_type="car"),
+            values=values(site_address_id=None, site_street="Nergensstraat", site_house_number="1",
+                          site_postcode="9999", user_email="not-an-email", site_phone="12", system_type="car"),
         )  # fmt: skip
     fields = refused(exc)
     assert {"site_postcode", "user_email", "site_phone", "system_type"} <= set(fields)
