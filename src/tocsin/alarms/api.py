@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from tocsin.alarms import selectors, services
@@ -285,11 +285,11 @@ def systems(request: HttpRequest, q: str = "", status: str = "active", page: int
     response={200: UpsertOut, 201: UpsertOut},
     summary="Register or change the system with this user number (idempotent, KB-7-ARC)",
 )
-def system_upsert(request: HttpRequest, user_number: str, payload: SystemIn) -> tuple[int, UpsertOut]:
+def system_upsert(request: HttpRequest, user_number: str, payload: SystemIn) -> Status:
     values = _values(payload)
     values["user_number"] = user_number
     system, result = services.system_upsert(actor=_actor(request), values=values, changed_on=payload.changed_on or None)
-    return (201 if result == "created" else 200), UpsertOut(result=result, system=_out(system))
+    return Status(201 if result == "created" else 200, UpsertOut(result=result, system=_out(system)))
 
 
 @router.get("/alarms/systems/{reference}", response=SystemOut)
@@ -350,14 +350,14 @@ def sketch_upload(request: HttpRequest, reference: str, payload: SketchIn) -> di
 
 
 @router.post("/alarms/systems/{reference}/consents", response={201: ConsentOut}, summary="A written consent (KB-6)")
-def consent_add(request: HttpRequest, reference: str, payload: ConsentIn) -> tuple[int, ConsentOut]:
+def consent_add(request: HttpRequest, reference: str, payload: ConsentIn) -> Status:
     row = services.consent_add(
         actor=_actor(request), reference=reference, party_id=payload.party_id, actions=payload.actions,
         purposes=payload.purposes, given_on=payload.given_on, document=_decode(payload, "document"),
         document_type=payload.content_type, document_name=payload.name,
     )  # fmt: skip
-    return 201, ConsentOut(id=row.pk, party=row.party.name, actions=row.actions, purposes=row.purposes,
-                           given_on=row.given_on, document_sha256=row.document_sha256, withdrawn_at=None)  # fmt: skip
+    return Status(201, ConsentOut(id=row.pk, party=row.party.name, actions=row.actions, purposes=row.purposes,
+                           given_on=row.given_on, document_sha256=row.document_sha256, withdrawn_at=None))  # fmt: skip
 
 
 @router.post(
@@ -365,22 +365,22 @@ def consent_add(request: HttpRequest, reference: str, payload: ConsentIn) -> tup
     response={201: RemoteActionOut},
     summary="Record a remote action before taking it: refused without a covering consent (KB-6)",
 )
-def remote_action(request: HttpRequest, reference: str, payload: RemoteActionIn) -> tuple[int, RemoteActionOut]:
+def remote_action(request: HttpRequest, reference: str, payload: RemoteActionIn) -> Status:
     row = services.remote_action(
         actor=_actor(request), reference=reference, action=payload.action, purpose=payload.purpose, note=payload.note
     )
-    return 201, RemoteActionOut(id=row.pk, action=row.action, purpose=row.purpose, allowed=row.allowed, at=row.at,
-                                consent_id=row.consent_id)  # fmt: skip
+    return Status(201, RemoteActionOut(id=row.pk, action=row.action, purpose=row.purpose, allowed=row.allowed, at=row.at,
+                                consent_id=row.consent_id))  # fmt: skip
 
 
 @router.post("/alarms/systems/{reference}/maintenance", response={201: dict[str, Any]}, summary="Yearly (KB-8)")
-def maintenance(request: HttpRequest, reference: str, payload: MaintenanceIn) -> tuple[int, dict[str, Any]]:
+def maintenance(request: HttpRequest, reference: str, payload: MaintenanceIn) -> Status:
     row = services.maintenance_record(
         actor=_actor(request), reference=reference, done_on=payload.done_on, notes=payload.notes,
         site_postcode=payload.site_postcode, company_name=payload.company_name,
     )  # fmt: skip
     system = AlarmSystem.objects.only("maintenance_due").get(pk=row.system_id)
-    return 201, {"done_on": row.done_on.isoformat(), "maintenance_due": system.maintenance_due.isoformat()}
+    return Status(201, {"done_on": row.done_on.isoformat(), "maintenance_due": system.maintenance_due.isoformat()})
 
 
 @router.post("/alarms/systems/{reference}/information", summary="The client was informed of the rules (KB-4)")
@@ -455,7 +455,7 @@ def arns(request: HttpRequest) -> list[ArnOut]:
 
 
 @router.post("/alarms/arns", response={201: ArnOut}, summary="Assign an alarm-report number to a central")
-def arn_assign(request: HttpRequest, payload: ArnIn) -> tuple[int, ArnOut]:
+def arn_assign(request: HttpRequest, payload: ArnIn) -> Status:
     a = services.arn_assign(actor=_actor(request), organisation_id=payload.organisation_id, number=payload.number)
-    return 201, ArnOut(number=a.number, organisation_id=a.organisation_id, organisation=a.organisation.name,
-                       assigned_at=a.assigned_at)  # fmt: skip
+    return Status(201, ArnOut(number=a.number, organisation_id=a.organisation_id, organisation=a.organisation.name,
+                       assigned_at=a.assigned_at))  # fmt: skip
