@@ -9,6 +9,7 @@ import io
 import json
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from tocsin.alarms import domain
@@ -235,3 +236,22 @@ def test_registry_endpoints(api_client, registry_admin, central_op, central, mva
     assert response.status_code == 201
     assert {a["number"] for a in api_client(central_op).get("/api/v1/alarms/arns").json()} == {"N001", "N002"}
     assert api_client(central_op).get("/api/v1/alarms/late").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kb_7_arc_import_pipelined_outside_a_transaction(central_op, register):
+    """Outside a caller's transaction the batches are written by a writer thread while the next is
+    checked: the same report, every row written once, versions alongside."""
+    from tocsin.alarms import services
+    from tocsin.alarms.services import as_member
+
+    rows = [_csv_row(user_number=f"P{i:03d}") for i in range(7)]
+    rows[3] = _csv_row(user_number="P003", site_house_number="999")  # not in the register
+    report = services.import_csv(actor=as_member(central_op), data=domain.csv_header() + "".join(rows), batch_size=2)
+    assert report.counts == {"created": 6, "refused": 1}
+    assert [r.line for r in report.rows] == list(range(2, 9))
+    assert report.rows[3].errors[0].field == "site_street"
+    assert AlarmSystem.objects.count() == 6
+    assert SystemVersion.objects.filter(kind="registration").count() == 6
+    again = services.import_csv(actor=as_member(central_op), data=domain.csv_header() + "".join(rows), batch_size=2)
+    assert again.counts == {"unchanged": 6, "refused": 1}

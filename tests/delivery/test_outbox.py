@@ -101,6 +101,38 @@ def test_belgian_mobile_shortcut_agrees_with_the_full_check():
         assert phonenumbers.is_valid_number(phonenumbers.parse(number))
 
 
+def test_belgian_plain_numbers_shortcut_agrees_with_the_full_parse():
+    """The quick path for ``09 360 12 34``-style numbers gives what phonenumbers' full parse gives, and
+    leaves every number it does not recognise to that parse."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(7)
+    forms = ["0{n}", "+32{n}", "0032{n}", "0{a} {b}", "+32 {a} {b}", "0{a}/{b}", "0{a}.{b}", "0{a}-{b}"]
+    for _ in range(20_000):
+        national = str(rng.randrange(10**7, 10**9))
+        cut = rng.randrange(1, len(national))
+        raw = rng.choice(forms).format(n=national, a=national[:cut], b=national[cut:])
+        quick = domain._be_common(raw)
+        try:
+            parsed = phonenumbers.parse(raw, "BE")
+            full = (
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+                if phonenumbers.is_valid_number(parsed)
+                else None
+            )
+        except phonenumbers.NumberParseException:
+            full = None
+        if quick is not None:
+            assert quick == full, raw
+        if full is None:
+            with pytest.raises(domain.RecipientError):
+                domain.normalise_phone(raw)
+        else:
+            assert domain.normalise_phone(raw) == full, raw
+
+
 def _claim(gateway_id, worker, limit, lease=60.0):
     async def go():
         async with await psycopg.AsyncConnection.connect(database_url_for_tests(), autocommit=True) as conn:

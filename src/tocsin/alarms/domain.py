@@ -169,11 +169,14 @@ class SystemData:
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-friendly dict (dates as ISO strings): what a version stores and compares."""
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, date):
-                out[key] = value.isoformat()
-        out["contacts"] = [asdict(c) for c in self.contacts]
+        out: dict[str, Any] = {}
+        for key in DATA_FIELDS:
+            value = getattr(self, key)
+            out[key] = value.isoformat() if isinstance(value, date) else value
+        out["contacts"] = [
+            {"name": c.name, "phone": c.phone, "has_access": c.has_access, "knows_system": c.knows_system}
+            for c in self.contacts
+        ]
         return out
 
 
@@ -375,11 +378,17 @@ def parse_date(value: Any, name: str, *, required: bool = False) -> tuple[date |
         return None, _err(gettext_noop("Give a date as YYYY-MM-DD."), name)
 
 
+_CHOICES: dict[type[StrEnum], frozenset[str]] = {}
+
+
 def _choice(values: Mapping[str, Any], name: str, enum: type[StrEnum]) -> tuple[str, RuleError | None]:
     value = str(values.get(name) or "").strip().lower()
     if not value:
         return "", _err(gettext_noop("This field is required."), name, "KB-7-USER")
-    if value not in {e.value for e in enum}:
+    allowed = _CHOICES.get(enum)
+    if allowed is None:
+        allowed = _CHOICES[enum] = frozenset(e.value for e in enum)
+    if value not in allowed:
         return "", _err(gettext_noop("Choose one of: %(choices)s."), name, choices=", ".join(e.value for e in enum))
     return value, None
 

@@ -10,12 +10,13 @@ information, remote actions under consent). Every write to a system is a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -298,8 +299,12 @@ def resolve_site(values: Mapping[str, Any]) -> tuple[Address | None, list[RuleEr
 # --- registering, changing, deregistering (KB-7) -------------------------------------------
 
 
+_FROM_BASE32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", REFERENCE_ALPHABET)
+
+
 def _new_reference() -> str:
-    return "AS" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    """``AS`` and 8 characters from 40 random bits, in an alphabet without 0/O or 1/I."""
+    return "AS" + base64.b32encode(secrets.token_bytes(5)).decode().translate(_FROM_BASE32)
 
 
 def _record(system: AlarmSystem) -> dict[str, Any]:
@@ -679,19 +684,86 @@ def import_csv(
     arns = _arns(member.organisation_id)
     postcodes = _known_postcodes()
     today = _today()
-    seen: dict[str, int] = {}
     batch: list[tuple[domain.CsvRow, dict[str, Any]]] = []
-    count = 0
+    if (data.count(b"\n") if isinstance(data, bytes) else data.count("\n")) > domain.MAX_IMPORT_ROWS + 1:
+        raise RuleError(
+            gettext_noop("At most %(max)s rows per file."), field="file", params={"max": domain.MAX_IMPORT_ROWS}
+        )
 
-    def flush() -> None:
-        _import_batch(member, actor, batch, report, today)
+    # Outside a caller's transaction, batch N is written by a writer thread (its own connection) while
+    # this thread checks batch N+1: PostgreSQL's work and Python's overlap on two cores.
+    writer = None if connection.in_atomic_block else _BatchWriter(member, actor, report, today)
+
+    def flush(count: int) -> None:
+        if writer is not None:
+            writer.submit(list(batch))
+        else:
+            _import_batch(member, actor, batch, report, today)
         batch.clear()
         if progress:
             progress(count)
 
     import itertools
 
-    for row in itertools.chain([first], rows):
+    try:
+        _check_rows(itertools.chain([first], rows), report, flush, batch, batch_size, cfg, arns, postcodes, today)
+    finally:
+        if writer is not None:
+            writer.close()
+    report.rows.sort(key=lambda r: r.line)
+    audit_record(
+        action="alarms.imported",
+        actor=member,
+        organisation_id=member.organisation_id,
+        object_type="alarm_import",
+        data=report.counts,
+    )
+    return report
+
+
+class _BatchWriter:
+    """One thread writing batches in order, one in flight while the next is being checked."""
+
+    def __init__(self, member: User, actor: Actor, report: ImportReport, today: date):
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.args = (member, actor)
+        self.report = report
+        self.today = today
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alarms-import")
+        self.pending: Future[None] | None = None
+
+    def _write(self, batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> None:
+        _import_batch(*self.args, batch, self.report, self.today)
+
+    def submit(self, batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> None:
+        if self.pending is not None:
+            self.pending.result()  # re-raises the writer's error here
+        self.pending = self.pool.submit(self._write, batch)
+
+    def close(self) -> None:
+        try:
+            if self.pending is not None:
+                self.pending.result()
+        finally:
+            self.pool.submit(lambda: connection.close()).result()  # the thread's own connection
+            self.pool.shutdown()
+
+
+def _check_rows(
+    rows: Iterable[domain.CsvRow],
+    report: ImportReport,
+    flush: Callable[[int], None],
+    batch: list[tuple[domain.CsvRow, dict[str, Any]]],
+    batch_size: int,
+    cfg: RegistryConfig,
+    arns: set[str],
+    postcodes: set[str],
+    today: date,
+) -> None:
+    seen: dict[str, int] = {}
+    count = 0
+    for row in rows:
         count += 1
         if count > domain.MAX_IMPORT_ROWS:
             raise RuleError(
@@ -767,18 +839,8 @@ def import_csv(
         clean["_postcode"] = postcode
         batch.append((row, clean))
         if len(batch) >= batch_size:
-            flush()
-    if batch or progress:
-        flush()
-    report.rows.sort(key=lambda r: r.line)
-    audit_record(
-        action="alarms.imported",
-        actor=member,
-        organisation_id=member.organisation_id,
-        object_type="alarm_import",
-        data=report.counts,
-    )
-    return report
+            flush(count)
+    flush(count)
 
 
 def _addresses_for(batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
@@ -916,6 +978,24 @@ def _import_batch(
             _insert_new(member, actor, new_rows, report, now, today)
 
 
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _cell(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPE)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
 def _insert_new(
     member: User,
     actor: Actor,
@@ -930,73 +1010,56 @@ def _insert_new(
     org_id = member.organisation_id
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('alarms_alarmsystem', 'id')) FROM generate_series(1, %s)",
+            "SELECT nextval(pg_get_serial_sequence('alarms_alarmsystem', 'id')), "
+            "nextval(pg_get_serial_sequence('alarms_systemversion', 'id')) FROM generate_series(1, %s)",
             [len(new_rows)],
         )
-        ids = [r[0] for r in cursor.fetchall()]
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('alarms_systemversion', 'id')) FROM generate_series(1, %s)",
-            [len(new_rows)],
-        )
-        version_ids = [r[0] for r in cursor.fetchall()]
+        id_pairs = cursor.fetchall()
         references = [_new_reference() for _ in new_rows]
         columns = [c for c, _ in _INSERT_COLUMNS]
-        with cursor.cursor.copy(f"COPY alarms_alarmsystem ({', '.join(columns)}) FROM STDIN") as copy:
-            for (_row, data, _record, site), system_id, reference in zip(new_rows, ids, references, strict=True):
-                values = _columns(data)
-                values["contacts"] = json.dumps(values["contacts"])
-                d = domain.deadline(data.first_use, today)
-                copy.write_row(
-                    (
-                        system_id,
-                        reference,
-                        org_id,
-                        Status.ACTIVE.value,
-                        *(
-                            site["site_address_id"] if name == "site_address_id" else values[name]
-                            for name in domain.DATA_FIELDS
-                        ),
-                        site["site_text"],
-                        site["site_postcode"],
-                        site["site_nis"],
-                        site["site_lon"],
-                        site["site_lat"],
-                        now,
-                        d.late_days,
-                        now,
-                        1,
-                        domain.maintenance_due(data.first_use, None),
-                    )
+        now_text = now.isoformat()
+        label = _cell(actor.label[:254])
+        systems: list[str] = []
+        versions: list[str] = []
+        informed: list[str] = []
+        for (_row, data, record, site), (system_id, version_id), reference in zip(
+            new_rows, id_pairs, references, strict=True
+        ):
+            d = domain.deadline(data.first_use, today)
+            head = f"{system_id}\t{reference}\t{org_id}\tactive\t"
+            body = "\t".join(
+                _cell(json.dumps(record["contacts"]) if name == "contacts" else record[name])
+                if name != "site_address_id"
+                else str(site["site_address_id"])
+                for name in domain.DATA_FIELDS
+            )
+            tail = (
+                f"\t{_cell(site['site_text'])}\t{site['site_postcode']}\t{site['site_nis']}\t{site['site_lon']!r}"
+                f"\t{site['site_lat']!r}\t{now_text}\t{d.late_days}\t{now_text}\t1"
+                f"\t{domain.maintenance_due(data.first_use, None).isoformat()}\n"
+            )
+            systems.append(head + body + tail)
+            versions.append(
+                f"{version_id}\t{system_id}\t1\tregistration\t{now_text}\t{member.pk}\t{label}\t"
+                f"{data.first_use.isoformat()}\t{d.due_on.isoformat()}\t{d.late_days}\t{_cell(json.dumps(record))}\n"
+            )
+            if data.client_informed_on:
+                informed.append(
+                    f"{system_id}\t{org_id}\t{data.client_informed_on.isoformat()}\t{now_text}\t{member.pk}\n"
                 )
+        with cursor.cursor.copy(f"COPY alarms_alarmsystem ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write("".join(systems))
         with cursor.cursor.copy(
             "COPY alarms_systemversion (id, system_id, number, kind, at, by_id, by_label, event_on, due_on, late_days, "
             "changes) FROM STDIN"
         ) as copy:
-            label = actor.label[:254]
-            for (_row, data, record, _site), system_id, version_id in zip(new_rows, ids, version_ids, strict=True):
-                d = domain.deadline(data.first_use, today)
-                copy.write_row(
-                    (
-                        version_id,
-                        system_id,
-                        1,
-                        VersionKind.REGISTRATION.value,
-                        now,
-                        member.pk,
-                        label,
-                        data.first_use,
-                        d.due_on,
-                        d.late_days,
-                        json.dumps(record),
-                    )
-                )
-        with cursor.cursor.copy(
-            "COPY alarms_informationrecord (system_id, organisation_id, informed_on, recorded_at, recorded_by_id) "
-            "FROM STDIN"
-        ) as copy:
-            for (_row, data, _record, _site), system_id in zip(new_rows, ids, strict=True):
-                if data.client_informed_on:
-                    copy.write_row((system_id, org_id, data.client_informed_on, now, member.pk))
+            copy.write("".join(versions))
+        if informed:
+            with cursor.cursor.copy(
+                "COPY alarms_informationrecord (system_id, organisation_id, informed_on, recorded_at, recorded_by_id) "
+                "FROM STDIN"
+            ) as copy:
+                copy.write("".join(informed))
     for (row, data, _record, _site), reference in zip(new_rows, references, strict=True):
         report.rows.append(RowResult(row.line, "created", data.user_number, reference))
 
