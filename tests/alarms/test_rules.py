@@ -420,8 +420,12 @@ def test_kb_6_consent_cannot_grant_more_than_the_decree(values, company):
 def test_kb_6_remote_action_needs_prior_written_consent(values, company, company_tech):
     system = services.system_register(actor=as_user(USER), values=values())
     tech = as_member(company_tech)
+    with pytest.raises(NotFound):  # a company names the system by its reference and its site's postcode
+        services.remote_action(actor=tech, reference=system.reference, action="read", purpose="repair")
     with pytest.raises(RuleError) as exc:
-        services.remote_action(actor=tech, reference=system.reference, action="program", purpose="repair")
+        services.remote_action(
+            actor=tech, reference=system.reference, action="program", purpose="repair", site_postcode="9620"
+        )
     assert exc.value.rule == "KB-6"
     refused_row = RemoteActionRecord.objects.get()
     assert refused_row.allowed is False and "consent" in refused_row.refusal
@@ -431,17 +435,23 @@ def test_kb_6_remote_action_needs_prior_written_consent(values, company, company
         document_name="consent.pdf",
     )  # fmt: skip
     row = services.remote_action(
-        actor=tech, reference=system.reference, action="program", purpose="repair", note="zone 3"
+        actor=tech, reference=system.reference, action="program", purpose="repair", note="zone 3", site_postcode="9620"
     )
     assert row.allowed and row.consent_id == consent.pk
     # A security company may not arm, and may read only to repair.
     with pytest.raises(RuleError):
-        services.remote_action(actor=tech, reference=system.reference, action="arm", purpose="repair")
+        services.remote_action(
+            actor=tech, reference=system.reference, action="arm", purpose="repair", site_postcode="9620"
+        )
     with pytest.raises(RuleError):
-        services.remote_action(actor=tech, reference=system.reference, action="read", purpose="verify")
+        services.remote_action(
+            actor=tech, reference=system.reference, action="read", purpose="verify", site_postcode="9620"
+        )
     services.consent_withdraw(actor=as_user(USER), reference=system.reference, consent_id=consent.pk)
     with pytest.raises(RuleError):
-        services.remote_action(actor=tech, reference=system.reference, action="program", purpose="repair")
+        services.remote_action(
+            actor=tech, reference=system.reference, action="program", purpose="repair", site_postcode="9620"
+        )
     assert list(RemoteActionRecord.objects.order_by("pk").values_list("allowed", flat=True)) == [
         False, True, False, False, False,
     ]  # fmt: skip

@@ -202,6 +202,7 @@ class RemoteActionIn(Schema):
     action: str = Field(max_length=10, description="program, read, arm, disarm")
     purpose: str = Field(max_length=14, description="repair, manage_alarm, verify")
     note: str = Field(default="", max_length=500)
+    site_postcode: str = Field(default="", max_length=10, description="security companies: the site's postcode")
 
 
 class RemoteActionOut(Schema):
@@ -367,8 +368,9 @@ def consent_add(request: HttpRequest, reference: str, payload: ConsentIn) -> Sta
 )
 def remote_action(request: HttpRequest, reference: str, payload: RemoteActionIn) -> Status:
     row = services.remote_action(
-        actor=_actor(request), reference=reference, action=payload.action, purpose=payload.purpose, note=payload.note
-    )
+        actor=_actor(request), reference=reference, action=payload.action, purpose=payload.purpose, note=payload.note,
+        site_postcode=payload.site_postcode,
+    )  # fmt: skip
     return Status(201, RemoteActionOut(id=row.pk, action=row.action, purpose=row.purpose, allowed=row.allowed, at=row.at,
                                 consent_id=row.consent_id))  # fmt: skip
 

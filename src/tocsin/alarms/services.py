@@ -1308,16 +1308,27 @@ def consent_withdraw(*, actor: Actor, reference: str, consent_id: int) -> Remote
     return row
 
 
-def remote_action(*, actor: Actor, reference: str, action: str, purpose: str, note: str = "") -> RemoteActionRecord:
+def remote_action(
+    *, actor: Actor, reference: str, action: str, purpose: str, note: str = "", site_postcode: str = ""
+) -> RemoteActionRecord:
     """KB-6: record a remote action a central or security company is about to take; refused (and
-    recorded as refused) without the user's prior written consent covering it and the decree's purpose."""
+    recorded as refused) without the user's prior written consent covering it and the decree's purpose.
+
+    A central acts on the systems it manages; a security company names the system by its reference and
+    its site's postcode (as on a maintenance certificate).
+    """
     member = _check_member(
         actor, ALARM_CENTRALS | {Kind.SECURITY_COMPANY}, (Role.ADMIN, Role.OPERATOR, Role.ARC_OPERATOR)
     )
     party = member.organisation
     kind = _party_kind(party)
-    system = AlarmSystem.objects.filter(reference=str(reference or "").upper()[:12], status=Status.ACTIVE.value).first()
-    if system is None or (kind is Party.ALARM_CENTRAL and system.central_id not in (None, party.pk)):
+    rows = AlarmSystem.objects.filter(reference=str(reference or "").upper()[:12], status=Status.ACTIVE.value)
+    if kind is Party.ALARM_CENTRAL:
+        rows = rows.filter(central_id=party.pk)
+    else:
+        rows = rows.filter(site_postcode=str(site_postcode or "").strip()[:4])
+    system = rows.first()
+    if system is None:
         raise NotFound(gettext_noop("No such alarm system."))
     consent = (
         RemoteConsent.objects.filter(system=system, party=party, withdrawn_at=None, given_on__lte=_today())
