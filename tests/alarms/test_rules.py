@@ -483,3 +483,10 @@ def test_kb_6_consent_documents_are_checked(values, company):
             given_on=today().isoformat(), document=b"MZ\x90\x00", document_type="application/pdf", document_name="x",
         )  # fmt: skip
     assert exc.value.field == "document"
+
+
+def test_kb_7_user_email_case_does_not_lock_a_user_out(values):
+    """The e-mail address is how a user signs in and finds their systems: compared without case."""
+    system = services.system_register(actor=as_user(USER), values=values(user_email="AN.Peeters@Example.BE"))
+    assert system.user_email == USER
+    assert services.normalise_contact("An.Peeters@EXAMPLE.be") == USER

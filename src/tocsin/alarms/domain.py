@@ -458,7 +458,8 @@ def system_errors(
         clean["user_email"] = ""
     else:
         try:
-            clean["user_email"] = normalise_email(raw_email)
+            # Lower case whole: the address is how a user signs in and finds their systems.
+            clean["user_email"] = normalise_email(raw_email).lower()
         except RecipientError:
             clean["user_email"] = ""
             errors.append(_err(gettext_noop("This is not an e-mail address."), "user_email"))
@@ -491,7 +492,7 @@ def system_errors(
     if renewed and (renewed > today or (first_use and renewed < first_use)):
         errors.append(_err(gettext_noop("The renewal date lies between the first use and today."), "renewed_on"))
 
-    if clean["system_type"]:
+    if not (clean["siren"] or clean["light"] or clean["notification_system"]) or clean["system_type"]:
         try:
             check_scope(
                 system_type=clean["system_type"],

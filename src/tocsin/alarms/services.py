@@ -1492,7 +1492,7 @@ def normalise_contact(raw: str) -> str:
     if not value:
         raise RuleError(gettext_noop("Give your e-mail address or mobile number."), field="contact")
     try:
-        return normalise_email(value) if "@" in value else normalise_phone(value)
+        return normalise_email(value).lower() if "@" in value else normalise_phone(value)
     except RecipientError:
         raise RuleError(gettext_noop("This is not a mobile number or e-mail address."), field="contact") from None
 
