@@ -128,3 +128,21 @@ def values(register) -> Callable[..., dict[str, Any]]:  # noqa: F811 — the fix
 @pytest.fixture
 def mvalues(register) -> Callable[..., dict[str, Any]]:  # noqa: F811 — the fixture
     return lambda **o: managed_values(register, **o)
+
+
+@pytest.fixture
+def user_portal() -> Callable[..., Any]:
+    """A browser session of an alarm-system user who proved their contact with a code (KB-7-USER),
+    reading the pages in English."""
+    import time
+
+    from django.test import Client
+
+    def make(contact: str = USER) -> Client:
+        client = Client(headers={"Accept-Language": "en"})
+        session = client.session
+        session["alarm_user"] = {"contact": contact, "at": time.time()}
+        session.save()
+        return client
+
+    return make
