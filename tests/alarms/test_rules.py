@@ -490,3 +490,11 @@ def test_kb_7_user_email_case_does_not_lock_a_user_out(values):
     system = services.system_register(actor=as_user(USER), values=values(user_email="AN.Peeters@Example.BE"))
     assert system.user_email == USER
     assert services.normalise_contact("An.Peeters@EXAMPLE.be") == USER
+
+
+def test_kb_7_arc_bulk_record_equals_the_forms_record(mvalues, register):
+    """The bulk import builds a version's record without the dataclass: it must be the same record."""
+    clean, errors = domain.system_errors(mvalues(), today=today(), managed=True)
+    assert errors == []
+    site = register["home"].pk
+    assert domain.record_of(clean, site) == domain.system_data(clean, site).as_record()

@@ -616,6 +616,19 @@ def system_data(clean: Mapping[str, Any], site_address_id: int) -> SystemData:
     return SystemData(**values)
 
 
+def record_of(clean: Mapping[str, Any], site_address_id: int) -> dict[str, Any]:
+    """``system_data(clean, site).as_record()`` without building the dataclass (the bulk import's path)."""
+    out: dict[str, Any] = {}
+    for key in DATA_FIELDS:
+        value = site_address_id if key == "site_address_id" else clean[key]
+        out[key] = value.isoformat() if isinstance(value, date) else value
+    out["contacts"] = [
+        {"name": c.name, "phone": c.phone, "has_access": c.has_access, "knows_system": c.knows_system}
+        for c in clean["contacts"]
+    ]
+    return out
+
+
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
     """What changed between two records: ``{field: [old, new]}``."""
     return {k: [old.get(k), new.get(k)] for k in new if old.get(k) != new.get(k)}

@@ -917,20 +917,18 @@ def _import_batch(
                 central_id=org_id, status=Status.ACTIVE.value, user_number__in=numbers
             )
         }
-        new_rows: list[tuple[domain.CsvRow, domain.SystemData, dict[str, Any], dict[str, Any]]] = []
+        new_rows: list[tuple[domain.CsvRow, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         for row, clean, site in ready:
             out_of_use = clean.pop("out_of_use", None)
             changed_on = clean.pop("changed_on", None)
-            data = domain.system_data(clean, site["site_address_id"])
-            record = data.as_record()
-            system = existing.get(data.user_number)
+            system = existing.get(clean["user_number"])
             if system is None:
                 if out_of_use is not None:
                     report.rows.append(
                         RowResult(
                             row.line,
                             "refused",
-                            data.user_number,
+                            clean["user_number"],
                             errors=[
                                 RuleError(
                                     gettext_noop("No registered system has this user number: nothing to deregister."),
@@ -941,9 +939,10 @@ def _import_batch(
                         )
                     )
                     continue
-                new_rows.append((row, data, record, site))
+                new_rows.append((row, clean, domain.record_of(clean, site["site_address_id"]), site))
                 continue
-            changes = domain.diff(_record(system), record)
+            data = domain.system_data(clean, site["site_address_id"])
+            changes = domain.diff(_record(system), data.as_record())
             if changes:
                 for name, value in _columns(data).items():
                     setattr(system, name, value)
@@ -999,7 +998,7 @@ def _cell(value: Any) -> str:
 def _insert_new(
     member: User,
     actor: Actor,
-    new_rows: list[tuple[domain.CsvRow, domain.SystemData, dict[str, Any], dict[str, Any]]],
+    new_rows: list[tuple[domain.CsvRow, dict[str, Any], dict[str, Any], dict[str, Any]]],
     report: ImportReport,
     now: Any,
     today: date,
@@ -1022,13 +1021,15 @@ def _insert_new(
         systems: list[str] = []
         versions: list[str] = []
         informed: list[str] = []
-        for (_row, data, record, site), (system_id, version_id), reference in zip(
+        for (_row, clean, record, site), (system_id, version_id), reference in zip(
             new_rows, id_pairs, references, strict=True
         ):
-            d = domain.deadline(data.first_use, today)
+            first_use: date = clean["first_use"]
+            d = domain.deadline(first_use, today)
+            contacts = json.dumps(record["contacts"])
             head = f"{system_id}\t{reference}\t{org_id}\tactive\t"
             body = "\t".join(
-                _cell(json.dumps(record["contacts"]) if name == "contacts" else record[name])
+                _cell(contacts if name == "contacts" else record[name])
                 if name != "site_address_id"
                 else str(site["site_address_id"])
                 for name in domain.DATA_FIELDS
@@ -1036,17 +1037,15 @@ def _insert_new(
             tail = (
                 f"\t{_cell(site['site_text'])}\t{site['site_postcode']}\t{site['site_nis']}\t{site['site_lon']!r}"
                 f"\t{site['site_lat']!r}\t{now_text}\t{d.late_days}\t{now_text}\t1"
-                f"\t{domain.maintenance_due(data.first_use, None).isoformat()}\n"
+                f"\t{domain.maintenance_due(first_use, None).isoformat()}\n"
             )
             systems.append(head + body + tail)
             versions.append(
                 f"{version_id}\t{system_id}\t1\tregistration\t{now_text}\t{member.pk}\t{label}\t"
-                f"{data.first_use.isoformat()}\t{d.due_on.isoformat()}\t{d.late_days}\t{_cell(json.dumps(record))}\n"
+                f"{record['first_use']}\t{d.due_on.isoformat()}\t{d.late_days}\t{_cell(json.dumps(record))}\n"
             )
-            if data.client_informed_on:
-                informed.append(
-                    f"{system_id}\t{org_id}\t{data.client_informed_on.isoformat()}\t{now_text}\t{member.pk}\n"
-                )
+            if clean["client_informed_on"]:
+                informed.append(f"{system_id}\t{org_id}\t{record['client_informed_on']}\t{now_text}\t{member.pk}\n")
         with cursor.cursor.copy(f"COPY alarms_alarmsystem ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write("".join(systems))
         with cursor.cursor.copy(
@@ -1060,8 +1059,8 @@ def _insert_new(
                 "FROM STDIN"
             ) as copy:
                 copy.write("".join(informed))
-    for (row, data, _record, _site), reference in zip(new_rows, references, strict=True):
-        report.rows.append(RowResult(row.line, "created", data.user_number, reference))
+    for (row, clean, _record, _site), reference in zip(new_rows, references, strict=True):
+        report.rows.append(RowResult(row.line, "created", clean["user_number"], reference))
 
 
 # --- sketch (KB-21) -------------------------------------------------------------------------
