@@ -23,77 +23,11 @@ Prints name=value lines:
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import random
 import statistics
 import time
-from datetime import date, timedelta
 
 from common import scratch_database
-
-
-def _csv(rows: int, arn: str, prefix: str, seed: int) -> bytes:
-    from django.db import connection
-
-    from tocsin.alarms import domain
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(nullif(street_nl, ''), nullif(street_fr, ''), street_de), house_number, box, postcode "
-            "FROM geo_address ORDER BY random() LIMIT %s",
-            [rows],
-        )
-        sites = cursor.fetchall()
-    rng = random.Random(seed)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(domain.CSV_COLUMNS)
-    first = date(2010, 1, 1)
-    for i in range(rows):
-        street, number, box, postcode = sites[i % len(sites)]
-        kind = rng.random()
-        system_type, risk, nature = (
-            ("goods", "burglary", rng.choice(["dwelling", "apartment", "shop", "office"]))
-            if kind < 0.9
-            else ("personal_fixed", "hold_up", "shop")
-        )
-        values = {
-            "user_number": f"{prefix}{i:07d}",
-            "alarm_report_number": arn,
-            "site_name": f"Site {i}",
-            "site_street": street,
-            "site_house_number": number,
-            "site_box": box,
-            "site_postcode": postcode,
-            "site_phone": f"0{rng.choice('23459')} {rng.randrange(200, 399)} {rng.randrange(10, 99)} "
-            f"{rng.randrange(10, 99)}",
-            "user_name": f"User {i}",
-            "user_address": f"{street} {number}, {postcode}",
-            "user_mobile": f"04{rng.choice('789')}{rng.randrange(0, 9)} {rng.randrange(100000, 999999)}",
-            "user_email": f"user{i}@example.be",
-            "property_nature": nature,
-            "risk_nature": risk,
-            "system_type": system_type,
-            "in_building": "yes",
-            "publicly_accessible": "yes" if system_type == "personal_fixed" else "no",
-            "siren": "yes",
-            "siren_alarm_s": str(rng.choice([90, 120, 180])),
-            "siren_sabotage_s": str(rng.choice([0, 300, 480])),
-            "light": "yes",
-            "light_until_switch_off": "yes",
-            "notification_system": "yes",
-            "first_use": (first + timedelta(days=rng.randrange(0, 5000))).isoformat(),
-            "installer": "Beveiliging NV",
-            "access_code_handed": "yes",
-            "visual_verification": "yes" if system_type == "personal_fixed" else "no",
-            "components_safe": "yes",
-            "client_informed_on": "2024-01-15",
-            "contact1_name": f"Contact {i}",
-            "contact1_phone": f"04{rng.choice('789')}{rng.randrange(0, 9)} {rng.randrange(100000, 999999)}",
-        }
-        writer.writerow([values.get(c, "") for c in domain.CSV_COLUMNS])
-    return out.getvalue().encode()
 
 
 def main() -> None:
@@ -109,6 +43,7 @@ def main() -> None:
         from tests.organisations.factories import OrganisationFactory, UserFactory
 
         from tocsin.alarms import selectors, services
+        from tocsin.alarms.synthetic import systems_csv
         from tocsin.geo import services as geo
         from tocsin.geo import synthetic
 
@@ -128,7 +63,7 @@ def main() -> None:
             members.append((services.as_member(user), arn))
 
         (central_a, arn_a), (central_b, arn_b) = members
-        data = _csv(args.rows, arn_a, "A", seed=1)
+        data = systems_csv(args.rows, arn=arn_a, prefix="A", seed=1)
         profiler = None
         if args.profile:
             from pyinstrument import Profiler
@@ -161,7 +96,7 @@ def main() -> None:
         print(f"reimport_unchanged={again.counts.get('unchanged', 0)}")
         print(f"reimport_rows_per_s={args.rows / reimport_s:.0f}")
 
-        services.import_csv(actor=central_b, data=_csv(args.rows, arn_b, "B", seed=2))
+        services.import_csv(actor=central_b, data=systems_csv(args.rows, arn=arn_b, prefix="B", seed=2))
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE alarms_alarmsystem")
             cursor.execute("SELECT count(*) FROM alarms_alarmsystem")

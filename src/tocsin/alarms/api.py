@@ -371,8 +371,10 @@ def remote_action(request: HttpRequest, reference: str, payload: RemoteActionIn)
         actor=_actor(request), reference=reference, action=payload.action, purpose=payload.purpose, note=payload.note,
         site_postcode=payload.site_postcode,
     )  # fmt: skip
-    return Status(201, RemoteActionOut(id=row.pk, action=row.action, purpose=row.purpose, allowed=row.allowed, at=row.at,
-                                consent_id=row.consent_id))  # fmt: skip
+    out = RemoteActionOut(
+        id=row.pk, action=row.action, purpose=row.purpose, allowed=row.allowed, at=row.at, consent_id=row.consent_id
+    )
+    return Status(201, out)
 
 
 @router.post("/alarms/systems/{reference}/maintenance", response={201: dict[str, Any]}, summary="Yearly (KB-8)")

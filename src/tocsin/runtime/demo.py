@@ -25,6 +25,8 @@ DEMO_USERS = [
     ("muni", "operator@gent.demo.tocsin.be", "Omar Operator", ["operator"]),
     ("police", "admin@pz.demo.tocsin.be", "Pieter Politie", ["admin"]),
     ("arc", "admin@arc.demo.tocsin.be", "Anna Alarmcentrale", ["admin", "arc_operator"]),
+    ("registry", "admin@meldpunt.demo.tocsin.be", "Roel Register", ["admin"]),
+    ("ec", "ops@101.demo.tocsin.be", "Elif Noodcentrale", ["admin", "ec_operator"]),
 ]
 
 
@@ -62,6 +64,8 @@ def load_demo_data() -> bool:
             ),
             "police": ("Politiezone Demo", "police_zone", 3, {"sms_sender": "PZ Demo"}),
             "arc": ("Demo Alarmcentrale", "alarm_central", 4, {}),
+            "registry": ("Meldpunt alarmsystemen (demo)", "registry_admin", 5, {}),
+            "ec": ("Noodcentrale 101 Oost-Vlaanderen (demo)", "emergency_centre", 6, {}),
         }
         for key, (name, kind, admin_index, params) in specs.items():
             _, email, full_name, _roles = DEMO_USERS[admin_index]
@@ -121,6 +125,25 @@ def load_demo_geography(count: int = 200_000) -> bool:
     from tocsin.citizens.synthetic import registrations_synthesise
 
     registrations_synthesise(count=count // 10)
+    return True
+
+
+def load_demo_alarms(count: int = 500) -> bool:
+    """The registry of alarm systems: an alarm-report number for the demo central and ``count`` systems
+    it registered (imported from a synthetic CSV), once."""
+    from tocsin.alarms import services
+    from tocsin.alarms.models import AlarmReportNumber
+    from tocsin.alarms.synthetic import systems_csv
+    from tocsin.organisations.models import User
+
+    if AlarmReportNumber.objects.exists():
+        return False
+    registry = User.objects.filter(email=DEMO_USERS[5][1]).first()
+    central = User.objects.filter(email=DEMO_USERS[4][1]).first()
+    if registry is None or central is None:
+        return False
+    services.arn_assign(actor=services.as_member(registry), organisation_id=central.organisation_id, number="D001")
+    services.import_csv(actor=services.as_member(central), data=systems_csv(count, arn="D001", prefix="D", seed=11))
     return True
 
 
@@ -199,6 +222,8 @@ def run_demo(*, host: str, port: int) -> int:
             "registrations (e-mail at example.invalid) loaded.",
             flush=True,
         )
+    if load_demo_alarms():
+        print("500 alarm systems registered by the demo alarm central.", flush=True)
     mail_dir = demo_mailbox_gateway()
     tocsin = [sys.executable, "-m", "tocsin.cli"]
     children = {
