@@ -219,8 +219,9 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             progress.finish()
             for row in report.rows:
                 for error in row.errors:
-                    rule = f" ({error.rule})" if error.rule else ""
-                    print(f"line {row.line}: {row.user_number or '-'}: {error.field}: {localise(error)}{rule}")
+                    text = localise(error)
+                    rule = f" ({error.rule})" if error.rule and error.rule not in text else ""
+                    print(f"line {row.line}: {row.user_number or '-'}: {error.field}: {text}{rule}")
             print(" ".join(f"{k}={v}" for k, v in sorted(report.counts.items())), file=sys.stderr)
             return 1 if report.count("refused") else 0
         if args.action == "late":

@@ -23,6 +23,7 @@ COMMANDS = [
     "manage",
     "geo",
     "import",
+    "alarms",
 ]
 
 

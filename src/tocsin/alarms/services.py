@@ -831,7 +831,8 @@ def _check_rows(
         elif number:
             seen[number] = row.line
         if errors:
-            report.rows.append(RowResult(row.line, "refused", number, errors=errors))
+            shown = number or str(values.get("user_number") or "").strip()[:40]
+            report.rows.append(RowResult(row.line, "refused", shown, errors=errors))
             continue
         clean["_street"] = str(values.get("site_street") or "")
         clean["_number"] = str(values.get("site_house_number") or "").strip().upper()
