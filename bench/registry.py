@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--addresses", type=int, default=300_000)
     parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=0, help="rows per written batch (default: the import's own)")
     parser.add_argument("--profile", action="store_true", help="profile the first import (pyinstrument, on stderr)")
     args = parser.parse_args()
 
@@ -71,7 +72,8 @@ def main() -> None:
             profiler = Profiler()
             profiler.start()
         start, cpu = time.perf_counter(), time.process_time()
-        report = services.import_csv(actor=central_a, data=data)
+        batch = {"batch_size": args.batch} if args.batch else {}
+        report = services.import_csv(actor=central_a, data=data, **batch)
         import_s, import_cpu_s = time.perf_counter() - start, time.process_time() - cpu
         if profiler is not None:
             profiler.stop()
@@ -85,7 +87,7 @@ def main() -> None:
                 f"import refused rows: {counts} e.g. {[(r.line, [e.message for e in r.errors]) for r in refused]}"
             )
         start = time.perf_counter()
-        again = services.import_csv(actor=central_a, data=data)
+        again = services.import_csv(actor=central_a, data=data, **batch)
         reimport_s = time.perf_counter() - start
         print(f"rows={args.rows}")
         print(f"created={counts.get('created', 0)}")

@@ -73,7 +73,12 @@ class AlarmSystem(models.Model):
     reference = models.CharField(max_length=12, unique=True)
     # The alarm central or internal alarm service that manages it (KB-7-ARC); none: the user registers (KB-7-USER).
     central = models.ForeignKey(
-        "organisations.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "organisations.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (central, status) and (central, user number) lead with it
     )
     status = models.CharField(max_length=14, default=Status.ACTIVE.value, choices=[(s.value, s.value) for s in Status])
     # Installation site: a row of the address register, copied with its place.
@@ -138,9 +143,10 @@ class AlarmSystem(models.Model):
             models.Index(fields=["user_number"]),
             models.Index(fields=["alarm_report_number"]),
             models.Index(fields=["site_address_id"]),
-            models.Index(fields=["site_postcode"]),
-            models.Index(fields=["user_email"]),
-            models.Index(fields=["user_mobile"]),
+            # A user finds the systems no central manages by the contact they signed in with; a central's
+            # imports never touch these two.
+            models.Index(fields=["user_email"], condition=models.Q(central__isnull=True), name="alarms_user_email"),
+            models.Index(fields=["user_mobile"], condition=models.Q(central__isnull=True), name="alarms_user_mobile"),
             models.Index(fields=["maintenance_due"], condition=models.Q(status="active"), name="alarms_maint_due"),
             models.Index(fields=["central", "status"]),
         ]
@@ -152,11 +158,15 @@ class AlarmSystem(models.Model):
 class SystemVersion(models.Model):
     """One write to a system: who, when, what (``changes``: field → [old, new]) and its KB-7 deadline."""
 
-    system = models.ForeignKey(AlarmSystem, on_delete=models.CASCADE, related_name="versions")
+    system = models.ForeignKey(
+        AlarmSystem, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )  # (system, number) is unique: that index serves
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=14, choices=[(k.value, k.value) for k in VersionKind])
     at = models.DateTimeField(default=timezone.now)
-    by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "organisations.User", null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # people are deactivated, never deleted
     by_label = models.CharField(max_length=254)  # "user <e-mail>", "central <name>", "registry <name>"
     event_on = models.DateField()
     due_on = models.DateField(null=True, blank=True)
@@ -236,11 +246,15 @@ class RemoteActionRecord(models.Model):
 class InformationRecord(models.Model):
     """KB-4: a central or security company informed its client of the decree's rules at contract signature."""
 
-    system = models.ForeignKey(AlarmSystem, on_delete=models.CASCADE, related_name="information")
+    system = models.ForeignKey(
+        AlarmSystem, on_delete=models.CASCADE, related_name="information", db_index=False
+    )  # (system, organisation) is unique: that index serves
     organisation = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
     informed_on = models.DateField()
     recorded_at = models.DateTimeField(default=timezone.now)
-    recorded_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        "organisations.User", null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [

@@ -17,12 +17,14 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -302,6 +304,16 @@ def resolve_site(values: Mapping[str, Any]) -> tuple[Address | None, list[RuleEr
 _FROM_BASE32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", REFERENCE_ALPHABET)
 
 
+CENTRAL_LOCK = 7_001
+
+
+def _central_lock(org_id: int) -> None:
+    """Writes of a central's user numbers one at a time (an import holds it for its whole run), so the
+    upsert by (central, user number) stays exact."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CENTRAL_LOCK, org_id])
+
+
 def _new_reference() -> str:
     """``AS`` and 8 characters from 40 random bits, in an alphabet without 0/O or 1/I."""
     return "AS" + base64.b32encode(secrets.token_bytes(5)).decode().translate(_FROM_BASE32)
@@ -401,6 +413,8 @@ def system_register(*, actor: Actor, values: Mapping[str, Any]) -> AlarmSystem:
     record = data.as_record()
     try:
         with transaction.atomic():
+            if managed:
+                _central_lock(member.organisation_id)
             if (
                 managed
                 and AlarmSystem.objects.filter(
@@ -462,6 +476,8 @@ def system_change(
         if system.status != Status.ACTIVE.value:
             raise RuleError(gettext_noop("This system is deregistered: it cannot be changed."), field="reference")
         managed = system.central_id is not None
+        if system.central_id is not None:
+            _central_lock(system.central_id)
         merged = {**_record(system), **{k: v for k, v in values.items()}}
         if "site_address_id" not in values and any(
             k in values for k in ("site_street", "site_postcode", "site_house_number")
@@ -662,7 +678,7 @@ def import_csv(
     *,
     actor: Actor,
     data: bytes | str,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Register, change or deregister every system in a central's CSV: an idempotent upsert by
@@ -690,9 +706,15 @@ def import_csv(
             gettext_noop("At most %(max)s rows per file."), field="file", params={"max": domain.MAX_IMPORT_ROWS}
         )
 
-    # Outside a caller's transaction, batch N is written by a writer thread (its own connection) while
-    # this thread checks batch N+1: PostgreSQL's work and Python's overlap on two cores.
+    # Outside a caller's transaction, batches are written by two writer threads (each its own connection)
+    # while this thread checks the next: PostgreSQL's work and Python's overlap. The central's lock,
+    # held for the whole import, keeps every other write of its user numbers out meanwhile.
     writer = None if connection.in_atomic_block else _BatchWriter(member, actor, report, today)
+    with connection.cursor() as cursor:
+        if writer is None:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CENTRAL_LOCK, member.organisation_id])
+        else:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [CENTRAL_LOCK, member.organisation_id])
 
     def flush(count: int) -> None:
         if writer is not None:
@@ -709,7 +731,11 @@ def import_csv(
         _check_rows(itertools.chain([first], rows), report, flush, batch, batch_size, cfg, arns, postcodes, today)
     finally:
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [CENTRAL_LOCK, member.organisation_id])
     report.rows.sort(key=lambda r: r.line)
     audit_record(
         action="alarms.imported",
@@ -722,7 +748,13 @@ def import_csv(
 
 
 class _BatchWriter:
-    """One thread writing batches in order, one in flight while the next is being checked."""
+    """Writer threads, each with its own connection, at most one batch each in flight.
+
+    Batches of one file never share a user number (a repeated one is refused while checking), so they
+    may be written in any order; the central's lock keeps other writers out.
+    """
+
+    THREADS = 2
 
     def __init__(self, member: User, actor: Actor, report: ImportReport, today: date):
         from concurrent.futures import Future, ThreadPoolExecutor
@@ -730,23 +762,33 @@ class _BatchWriter:
         self.args = (member, actor)
         self.report = report
         self.today = today
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alarms-import")
-        self.pending: Future[None] | None = None
+        self.pool = ThreadPoolExecutor(max_workers=self.THREADS, thread_name_prefix="alarms-import")
+        self.pending: list[Future[None]] = []
 
     def _write(self, batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> None:
-        _import_batch(*self.args, batch, self.report, self.today)
+        _import_batch(*self.args, batch, self.report, self.today, locked=True)
 
     def submit(self, batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> None:
-        if self.pending is not None:
-            self.pending.result()  # re-raises the writer's error here
-        self.pending = self.pool.submit(self._write, batch)
+        if len(self.pending) >= self.THREADS:
+            self.pending.pop(0).result()  # re-raises a writer's error here
+        self.pending.append(self.pool.submit(self._write, batch))
 
     def close(self) -> None:
+        import threading
+
         try:
-            if self.pending is not None:
-                self.pending.result()
+            for future in self.pending:
+                future.result()
         finally:
-            self.pool.submit(lambda: connection.close()).result()  # the thread's own connection
+            # Each thread closes its own connection: a barrier makes every thread take one task.
+            barrier = threading.Barrier(self.THREADS)
+
+            def close_own() -> None:
+                barrier.wait(timeout=30)
+                connection.close()
+
+            for future in [self.pool.submit(close_own) for _ in range(self.THREADS)]:
+                future.result()
             self.pool.shutdown()
 
 
@@ -844,21 +886,46 @@ def _check_rows(
     flush(count)
 
 
-def _addresses_for(batch: list[tuple[domain.CsvRow, dict[str, Any]]]) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
-    keys = sorted({(c["_postcode"], c["_number"]) for _, c in batch})
-    found: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+# Streets repeat across a file: their register key is computed once each.
+_street_key = lru_cache(maxsize=65536)(geo_domain.search_key)
+_STREET_MATCHES = ("a.search_key = k.key", "position(' ' || k.key || ' ' IN ' ' || a.search_key || ' ') > 0")
+_ADDRESS_SQL = (
+    "WITH k AS (SELECT split_part(line, E'\\t', 1) AS postcode, split_part(line, E'\\t', 2) AS number, "
+    "split_part(line, E'\\t', 3) AS box, split_part(line, E'\\t', 4) AS key "
+    "FROM unnest(string_to_array(%%s, E'\\n')) AS line) "
+    "SELECT DISTINCT ON (k.postcode, k.number, k.box, k.key) k.postcode, k.number, k.box, k.key, a.id, "
+    "a.street_nl, a.street_fr, a.street_de, a.house_number, a.box, a.nis_code, a.lon, a.lat "
+    "FROM k JOIN geo_address a ON a.postcode = k.postcode AND upper(a.house_number) = k.number "
+    "AND upper(a.box) = k.box AND %s ORDER BY k.postcode, k.number, k.box, k.key, a.id"
+)
+
+
+def _addresses_for(
+    batch: list[tuple[domain.CsvRow, dict[str, Any]]],
+) -> dict[tuple[str, str, str, str], tuple[Any, ...]]:
+    """The register address of each (postcode, house number, box, street key) of a batch, in one query:
+    the street key must be a whole-word part of the address's street names (in any language)."""
+    for _, c in batch:
+        c["_key"] = (c["_postcode"], c["_number"], c["_box"].upper(), _street_key(c["_street"]))
+    keys = sorted({c["_key"] for _, c in batch})
+    keys = [k for k in keys if k[3]]
+    found: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
     if not keys:
         return found
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.postcode, upper(a.house_number), upper(a.box), a.search_key, a.id, a.street_nl, a.street_fr, "
-            "a.street_de, a.house_number, a.box, a.nis_code, a.lon, a.lat "
-            "FROM geo_address a JOIN unnest(%s::text[], %s::text[]) AS k(postcode, number) "
-            "ON a.postcode = k.postcode AND upper(a.house_number) = k.number",
-            [[k[0] for k in keys], [k[1] for k in keys]],
-        )
-        for row in cursor.fetchall():
-            found.setdefault((row[0], row[1]), []).append(row)
+    # First the street named as the register writes it (one index probe), then, for the rest, a street
+    # named in one of its languages (a word-bounded part of the register's key: "wetstraat" in
+    # "rue de la loi wetstraat").
+    for match in _STREET_MATCHES:
+        # The keys travel as one text (a line per key, tab-separated): dumping four 2,000-element arrays
+        # costs more than the query.
+        lines = "\n".join("\t".join(part.replace("\t", " ").replace("\n", " ") for part in k) for k in keys)
+        with connection.cursor() as cursor:
+            cursor.execute(_ADDRESS_SQL % match, [lines])
+            for row in cursor.fetchall():
+                found[(row[0], row[1], row[2], row[3])] = row
+        keys = [k for k in keys if k not in found]
+        if not keys:
+            break
     return found
 
 
@@ -876,20 +943,21 @@ def _site_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _import_batch(
-    member: User, actor: Actor, batch: list[tuple[domain.CsvRow, dict[str, Any]]], report: ImportReport, today: date
+    member: User,
+    actor: Actor,
+    batch: list[tuple[domain.CsvRow, dict[str, Any]]],
+    report: ImportReport,
+    today: date,
+    *,
+    locked: bool = False,
 ) -> None:
     if not batch:
         return
     addresses = _addresses_for(batch)
     ready: list[tuple[domain.CsvRow, dict[str, Any], dict[str, Any]]] = []
     for row, clean in batch:
-        key = geo_domain.search_key(clean["_street"])
-        box = clean["_box"].upper()
-        site = None
-        for cand in addresses.get((clean["_postcode"], clean["_number"]), ()):
-            if (cand[2] or "") == box and key and f" {key} " in f" {cand[3]} ":
-                site = _site_from_row(cand)
-                break
+        match = addresses.get(clean["_key"])
+        site = _site_from_row(match) if match is not None else None
         if site is None:
             report.rows.append(
                 RowResult(
@@ -908,14 +976,15 @@ def _import_batch(
     org_id = member.organisation_id
     now = timezone.now()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            # One import per central at a time: the upsert by user number stays exact.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_001, org_id])
+        if not locked:
+            _central_lock(org_id)
         numbers = [c["user_number"] for _, c, _ in ready]
         existing = {
             s.user_number: s
             for s in AlarmSystem.objects.select_for_update().filter(
-                central_id=org_id, status=Status.ACTIVE.value, user_number__in=numbers
+                central_id=org_id,
+                status=Status.ACTIVE.value,
+                user_number__in=RawSQL("SELECT unnest(string_to_array(%s, E'\\n'))", ["\n".join(numbers)]),
             )
         }
         new_rows: list[tuple[domain.CsvRow, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
@@ -990,6 +1059,9 @@ def _cell(value: Any) -> str:
     if value is False:
         return "f"
     if isinstance(value, str):
+        # Most values need no escaping: two C-speed checks instead of a per-character translation.
+        if value.isprintable() and "\\" not in value:
+            return value
         return value.translate(_COPY_ESCAPE)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -1027,7 +1099,7 @@ def _insert_new(
         ):
             first_use: date = clean["first_use"]
             d = domain.deadline(first_use, today)
-            contacts = json.dumps(record["contacts"])
+            contacts = json.dumps(record["contacts"], ensure_ascii=False)
             head = f"{system_id}\t{reference}\t{org_id}\tactive\t"
             body = "\t".join(
                 _cell(contacts if name == "contacts" else record[name])
@@ -1043,7 +1115,8 @@ def _insert_new(
             systems.append(head + body + tail)
             versions.append(
                 f"{version_id}\t{system_id}\t1\tregistration\t{now_text}\t{member.pk}\t{label}\t"
-                f"{record['first_use']}\t{d.due_on.isoformat()}\t{d.late_days}\t{_cell(json.dumps(record))}\n"
+                f"{record['first_use']}\t{d.due_on.isoformat()}\t{d.late_days}\t"
+                f"{_cell(json.dumps(record, ensure_ascii=False))}\n"
             )
             if clean["client_informed_on"]:
                 informed.append(f"{system_id}\t{org_id}\t{record['client_informed_on']}\t{now_text}\t{member.pk}\n")

@@ -92,7 +92,7 @@ class Address(models.Model):
             models.Index(fields=["municipality"]),
             models.Index(fields=["search_key"], name="geo_address_search", opclasses=["text_pattern_ops"]),
             # A site given as street, number and postcode (the alarm registry's CSV): matched in one lookup.
-            models.Index("postcode", Upper("house_number"), name="geo_address_number"),
+            models.Index("postcode", Upper("house_number"), "search_key", name="geo_address_number"),
         ]
 
     def label(self, language: str = "nl") -> str:
