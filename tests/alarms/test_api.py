@@ -255,3 +255,50 @@ def test_kb_7_arc_import_pipelined_outside_a_transaction(central_op, register):
     assert SystemVersion.objects.filter(kind="registration").count() == 6
     again = services.import_csv(actor=as_member(central_op), data=domain.csv_header() + "".join(rows), batch_size=2)
     assert again.counts == {"unchanged": 6, "refused": 1}
+
+
+def test_kb_7_arc_reimporting_a_deregistration_changes_nothing(api_client, central_op, register):
+    client = api_client(central_op)
+    today = timezone.localdate().isoformat()
+    client.post("/api/v1/alarms/import", domain.csv_header() + _csv_row(), content_type="text/csv")
+    gone = domain.csv_header() + _csv_row(out_of_use=today)
+    assert client.post("/api/v1/alarms/import", gone, content_type="text/csv").json()["counts"] == {"deregistered": 1}
+    assert client.post("/api/v1/alarms/import", gone, content_type="text/csv").json()["counts"] == {"unchanged": 1}
+
+
+def test_kb_7_arc_empty_cells_take_the_fields_default(api_client, central_op, register):
+    """An empty ``in_building`` cell is the default (yes), not "no" (which KB-2 would refuse)."""
+    body = domain.csv_header() + _csv_row(in_building="")
+    counts = api_client(central_op).post("/api/v1/alarms/import", body, content_type="text/csv").json()["counts"]
+    assert counts == {"created": 1}
+    assert AlarmSystem.objects.get().in_building is True
+
+
+def test_kb_7_arc_api_import_takes_files_beyond_djangos_form_cap(api_client, central_op, register):
+    """Django caps request.body at 2.5 MB for forms; the import reads its stream up to its own 100 MB."""
+    row = _csv_row(user_number="X{}", site_postcode="0000", site_name="S" * 150)
+    body = domain.csv_header() + "".join(row.replace("X{}", f"X{i:06d}") for i in range(9000))
+    assert len(body.encode()) > 2_621_440
+    response = api_client(central_op).post("/api/v1/alarms/import", body, content_type="text/csv")
+    assert response.status_code == 200, response.content[:200]
+    assert response.json()["counts"] == {"refused": 9000}
+
+
+def test_ba_7_4_lookup_and_registry_reads_need_a_two_factor_role(api_client, emergency, registry, mvalues):
+    from tests.organisations.factories import UserFactory
+
+    ec_viewer = UserFactory(organisation=emergency, email="view@101.be", roles=["viewer"])
+    assert api_client(ec_viewer).get("/api/v1/alarms/lookup?user_number=U1&reason=x").status_code == 403
+    registry_viewer = UserFactory(organisation=registry, email="view@meldpunt.be", roles=["viewer"])
+    assert api_client(registry_viewer).get("/api/v1/alarms/statistics").status_code == 403
+
+
+def test_registry_browsing_is_audited(api_client, registry_admin, central_op, mvalues):
+    from tocsin.alarms import selectors
+    from tocsin.alarms.services import as_member
+
+    _put(api_client(central_op), "U1001", mvalues())
+    items, total = selectors.system_list(actor=as_member(registry_admin))
+    assert total == 1
+    entry = AuditEntry.objects.filter(action="alarms.listed").get()
+    assert entry.actor_id == registry_admin.pk and entry.object_id == items[0].reference

@@ -498,3 +498,46 @@ def test_kb_7_arc_bulk_record_equals_the_forms_record(mvalues, register):
     assert errors == []
     site = register["home"].pk
     assert domain.record_of(clean, site) == domain.system_data(clean, site).as_record()
+
+
+def test_kb_7_arc_a_new_number_pattern_does_not_lock_old_numbers_out(mvalues, central_op, registry_admin):
+    system = services.system_register(actor=as_member(central_op), values=mvalues())
+    services.config_set(actor=as_member(registry_admin), user_number_pattern=r"U-\d{3}", arn_pattern=r"[A-Z]\d{3}")
+    _, version = services.system_change(
+        actor=as_member(central_op), reference=system.reference, values={"site_name": "B"}
+    )
+    assert version is not None and version.changes == {"site_name": ["Woning Peeters", "B"]}
+    with pytest.raises(FieldErrors) as exc:  # a new number follows the new pattern
+        services.system_change(actor=as_member(central_op), reference=system.reference, values={"user_number": "U2002"})
+    assert refused(exc)["user_number"] == "KB-7-ARC"
+
+
+def test_kb_7_arc_duplicate_number_named_with_the_other_errors(mvalues, central_op):
+    services.system_register(actor=as_member(central_op), values=mvalues())
+    with pytest.raises(FieldErrors) as exc:
+        services.system_register(actor=as_member(central_op), values=mvalues(site_phone="12"))
+    assert {"user_number", "site_phone"} <= set(refused(exc))
+
+
+def test_kb_6_any_consent_in_force_that_covers_the_action(values, company, company_tech):
+    system = services.system_register(actor=as_user(USER), values=values())
+    for actions, given in ((["program"], "2024-01-01"), (["read"], "2025-01-01")):
+        services.consent_add(
+            actor=as_user(USER), reference=system.reference, party_id=company.pk, actions=actions,
+            purposes=["repair"], given_on=given, document=PDF, document_type="application/pdf", document_name="c",
+        )  # fmt: skip
+    row = services.remote_action(
+        actor=as_member(company_tech), reference=system.reference, action="program", purpose="repair",
+        site_postcode="9620",
+    )  # fmt: skip
+    assert row.allowed
+
+
+def test_kb_6_the_registry_neither_adds_nor_withdraws_consents(values, company, registry_admin):
+    system = services.system_register(actor=as_user(USER), values=values())
+    consent = services.consent_add(
+        actor=as_user(USER), reference=system.reference, party_id=company.pk, actions=["read"], purposes=["repair"],
+        given_on="2025-01-01", document=PDF, document_type="application/pdf", document_name="c",
+    )  # fmt: skip
+    with pytest.raises(AccessDenied):
+        services.consent_withdraw(actor=as_member(registry_admin), reference=system.reference, consent_id=consent.pk)

@@ -394,7 +394,7 @@ def test_kb_6_user_uploads_and_withdraws_a_written_consent(register, values, com
     assert client.post(f"/alarm/systems/{system.reference}/consents/", ok).status_code == 302
     consent = RemoteConsent.objects.get()
     assert consent.document_type == "application/pdf" and consent.actions == ["program", "read"]
-    document = client.get(f"/alarm/systems/{system.reference}/consents/{consent.pk}/document")
+    document = client.get(f"/alarm/systems/{system.reference}/consents/{consent.pk}/document/")
     assert document.status_code == 200 and document.content == PDF and "attachment" in document["Content-Disposition"]
     client.post(f"/alarm/systems/{system.reference}/consents/{consent.pk}/withdraw/")
     consent.refresh_from_db()
@@ -425,7 +425,7 @@ def test_another_users_system_answers_404_everywhere(register, values, central_o
         assert client.post(f"{base}/deregister/", {"out_of_use": today}).status_code == 404
         assert client.post(f"{base}/maintenance/", {"done_on": today}).status_code == 404
         assert client.post(f"{base}/confirm/").status_code == 404
-    assert client.get(f"/alarm/systems/{theirs.reference}/consents/{consent.pk}/document").status_code == 404
+    assert client.get(f"/alarm/systems/{theirs.reference}/consents/{consent.pk}/document/").status_code == 404
     assert client.post(f"/alarm/systems/{theirs.reference}/consents/{consent.pk}/withdraw/").status_code == 404
     assert client.get("/alarm/systems/NOSUCHREF/").status_code == 404
     theirs.refresh_from_db()

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from tocsin.alarms import selectors, services
+from tocsin.alarms import domain, selectors, services
 from tocsin.alarms.models import AlarmSystem
 from tocsin.alarms.services import as_member
 from tocsin.organisations.domain import RuleError, gettext_noop
@@ -247,6 +247,12 @@ class ArnOut(Schema):
     assigned_at: datetime
 
 
+def _ip(request: HttpRequest) -> str | None:
+    from tocsin.web.views import client_ip
+
+    return client_ip(request)
+
+
 def _actor(request: HttpRequest) -> services.Actor:
     user: User = request.auth  # type: ignore[attr-defined]
     return as_member(user)
@@ -295,12 +301,12 @@ def system_upsert(request: HttpRequest, user_number: str, payload: SystemIn) -> 
 
 @router.get("/alarms/systems/{reference}", response=SystemOut)
 def system_detail(request: HttpRequest, reference: str) -> SystemOut:
-    return _out(selectors.system_get(actor=_actor(request), reference=reference).system)
+    return _out(selectors.system_get(actor=_actor(request), reference=reference, ip=_ip(request)).system)
 
 
 @router.get("/alarms/systems/{reference}/versions", response=list[VersionOut], summary="Who changed what, when")
 def system_versions(request: HttpRequest, reference: str) -> list[VersionOut]:
-    view = selectors.system_get(actor=_actor(request), reference=reference)
+    view = selectors.system_get(actor=_actor(request), reference=reference, ip=_ip(request))
     return [
         VersionOut(number=v.number, kind=v.kind, at=v.at, by=v.by_label, event_on=v.event_on, due_on=v.due_on,
                    late_days=v.late_days, changes=v.changes)
@@ -328,7 +334,11 @@ def system_release(request: HttpRequest, reference: str, payload: DateIn) -> Sys
     summary="Bulk CSV (text/csv body): register, change or deregister, with a per-row report",
 )
 def systems_import(request: HttpRequest) -> ImportOut:
-    report = services.import_csv(actor=_actor(request), data=request.body)
+    # Read from the stream, up to the import's own limit (Django's 2.5 MB cap on request.body is for forms).
+    data = request.read(domain.MAX_IMPORT_BYTES + 1)
+    if len(data) > domain.MAX_IMPORT_BYTES:
+        raise RuleError(gettext_noop("The file is larger than 100 MB."), field="file")
+    report = services.import_csv(actor=_actor(request), data=data)
     from tocsin.i18n import localise
 
     return ImportOut(

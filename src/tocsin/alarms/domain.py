@@ -212,19 +212,27 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+_NUMBER_MESSAGES = {
+    "user number": (
+        gettext_noop("The user number is required."),
+        gettext_noop("The user number does not follow the format fixed by the administration (%(pattern)s)."),
+    ),
+    "alarm-report number": (
+        gettext_noop("The alarm-report number is required."),
+        gettext_noop("The alarm-report number does not follow the format fixed by the administration (%(pattern)s)."),
+    ),
+}
+
+
 def check_number(value: str, pattern: str, name: str, label: str) -> str:
-    """KB-7-ARC: a user number or alarm-report number in the administration's format (upper case, trimmed)."""
+    """KB-7-ARC: a user number or alarm-report number (``label``) in the administration's format (upper
+    case, trimmed)."""
+    required, malformed = _NUMBER_MESSAGES[label]
     value = (value or "").strip().upper()
     if not value:
-        raise _err(gettext_noop("The %(label)s is required."), name, "KB-7-ARC", label=label)
+        raise _err(required, name, "KB-7-ARC")
     if len(value) > 40 or not _compiled(pattern).fullmatch(value):
-        raise _err(
-            gettext_noop("The %(label)s does not follow the format fixed by the administration (%(pattern)s)."),
-            name,
-            "KB-7-ARC",
-            label=label,
-            pattern=pattern,
-        )
+        raise _err(malformed, name, "KB-7-ARC", pattern=pattern)
     return value
 
 
@@ -333,7 +341,7 @@ def _text(
 
 
 _TRUE = {"1", "true", "yes", "y", "ja", "oui", "on", "x"}
-_FALSE = {"0", "false", "no", "n", "nee", "non", "off", ""}
+_FALSE = {"0", "false", "no", "n", "nee", "non", "off"}
 
 
 def _flag(values: Mapping[str, Any], name: str, default: bool = False) -> tuple[bool, RuleError | None]:
@@ -343,6 +351,8 @@ def _flag(values: Mapping[str, Any], name: str, default: bool = False) -> tuple[
     if isinstance(value, bool):
         return value, None
     text = str(value).strip().lower()
+    if not text:
+        return default, None  # an empty cell: the field's default (a missing form checkbox comes as False)
     if text in _TRUE:
         return True, None
     if text in _FALSE:

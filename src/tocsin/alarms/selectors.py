@@ -24,16 +24,19 @@ from tocsin.alarms.models import (
     Maintenance,
     RemoteActionRecord,
     RemoteConsent,
+    Sketch,
     SystemVersion,
 )
 from tocsin.alarms.services import Actor, is_central, is_registry, require_central, require_registry
 from tocsin.audit.services import audit_record
 from tocsin.geo import domain as geo_domain
-from tocsin.organisations.domain import Kind, RuleError, gettext_noop
+from tocsin.organisations.domain import Kind, Role, RuleError, gettext_noop
 from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound, access_check
 
 LOOKUP_KINDS = frozenset({Kind.EMERGENCY_CENTRE, Kind.POLICE_ZONE, Kind.REGISTRY_ADMIN})
+# Roles that see personal data, with two factors (a viewer has one).
+LOOKUP_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.EC_OPERATOR})
 PAGE = 50
 
 
@@ -51,6 +54,7 @@ def systems_visible(actor: Actor) -> QuerySet[AlarmSystem]:
         require_central(actor, write=False)
         return AlarmSystem.objects.filter(central_id=member.organisation_id)
     if is_registry(member):
+        require_registry(actor)  # administrators and operators: two factors; a viewer reads no personal data
         return AlarmSystem.objects.all()
     raise AccessDenied(gettext_noop("Your organisation may not read the registry of alarm systems."))
 
@@ -76,12 +80,14 @@ def system_list(
     total = rows.count()
     page = max(1, int(page or 1))
     items = list(rows.order_by("-registered_at", "-pk")[(page - 1) * PAGE : page * PAGE])
-    if actor.member is not None and is_registry(actor.member) and query:
+    if actor.member is not None and is_registry(actor.member):
+        # The administration reads everyone's data: each page it is shown is recorded.
         audit_record(
-            action="alarms.searched",
+            action="alarms.searched" if query else "alarms.listed",
             actor=actor.member,
             object_type="alarm_system",
-            data={"query": query, "found": total},
+            object_id=",".join(s.reference for s in items[:10]),
+            data={"query": query, "found": total, "page": page, "status": status},
         )
     return items, total
 
@@ -117,7 +123,7 @@ def system_get(*, actor: Actor, reference: str, ip: str | None = None) -> System
         consents=list(system.consents.select_related("party").defer("document").order_by("-given_on")),
         remote_actions=list(system.remote_actions.select_related("party", "by")[:50]),
         information=list(system.information.select_related("organisation")),
-        has_sketch=hasattr(system, "sketch"),
+        has_sketch=Sketch.objects.filter(system=system).exists(),
         central_name=Organisation.objects.filter(pk=system.central_id or 0).values_list("name", flat=True).first()
         or "",
     )
@@ -141,7 +147,28 @@ def _lookup_actor(actor: Actor) -> User:
     access_check(member)
     if Kind(member.organisation.kind) not in LOOKUP_KINDS:
         raise AccessDenied(gettext_noop("Only the emergency centre, the police and the registry look systems up."))
+    if not any(member.has_role(r) for r in LOOKUP_ROLES):
+        raise AccessDenied(gettext_noop("Your role does not allow this."))
     return member
+
+
+def lookup_sketch(*, actor: Actor, system_id: int, ip: str | None = None) -> Sketch:
+    """KB-21: the situation sketch of a system a lookup showed, for the police's intervention; audited."""
+    member = _lookup_actor(actor)
+    sketch = (
+        Sketch.objects.filter(system_id=system_id, system__status=Status.ACTIVE.value).select_related("system").first()
+    )
+    if sketch is None:
+        raise NotFound(gettext_noop("No such alarm system."))
+    audit_record(
+        action="alarms.sketch_viewed",
+        actor=member,
+        organisation_id=member.organisation_id,
+        object_type="alarm_system",
+        object_id=sketch.system.reference,
+        ip=ip,
+    )
+    return sketch
 
 
 def lookup(
@@ -232,28 +259,47 @@ class LateItem:
     declared_at: Any = None
 
 
-def late_list(*, actor: Actor, today: date | None = None, days: int = 90) -> list[LateItem]:
-    """KB-7 and KB-8 for the administration: what was declared late in the last ``days`` days, the
-    hand-overs past their deadline, and the systems whose yearly maintenance is overdue."""
+def late_counts(*, actor: Actor, today: date | None = None, days: int = 90) -> dict[str, int]:
+    """How many of each kind ``late_list`` holds (it may show fewer)."""
     require_registry(actor)
     today = today or timezone.localdate()
     since = timezone.now() - timedelta(days=days)
+    counts = dict(
+        SystemVersion.objects.filter(late_days__gt=0, at__gte=since)
+        .values_list("kind")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "n")
+    )
+    active = AlarmSystem.objects.filter(status=Status.ACTIVE.value)
+    counts["handover"] = active.filter(handover_due__lt=today).count()
+    counts["maintenance"] = active.filter(maintenance_due__lt=today).count()
+    return counts
+
+
+def late_list(*, actor: Actor, today: date | None = None, days: int = 90, limit: int | None = 500) -> list[LateItem]:
+    """KB-7 and KB-8 for the administration: what was declared late in the last ``days`` days, the
+    hand-overs past their deadline, and the systems whose yearly maintenance is overdue; at most
+    ``limit`` of each kind (None: all; ``late_counts`` tells how many there are)."""
+    require_registry(actor)
+    today = today or timezone.localdate()
+    since = timezone.now() - timedelta(days=days)
+    cut = slice(0, limit)
     items: list[LateItem] = []
     for v in (
         SystemVersion.objects.filter(late_days__gt=0, at__gte=since)
         .select_related("system")
-        .order_by("-late_days")[:500]
+        .order_by("-late_days")[cut]
     ):
         assert v.due_on is not None
         items.append(LateItem(v.system, v.kind, v.due_on, v.late_days, v.at))
     for s in AlarmSystem.objects.filter(status=Status.ACTIVE.value, handover_due__lt=today).order_by("handover_due")[
-        :500
+        cut
     ]:
         assert s.handover_due is not None
         items.append(LateItem(s, "handover", s.handover_due, (today - s.handover_due).days))
     for s in AlarmSystem.objects.filter(status=Status.ACTIVE.value, maintenance_due__lt=today).order_by(
         "maintenance_due"
-    )[:500]:
+    )[cut]:
         items.append(LateItem(s, "maintenance", s.maintenance_due, (today - s.maintenance_due).days))
     return items
 

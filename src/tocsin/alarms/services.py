@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,10 +53,8 @@ from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound, access_check
 
 SIGN_IN_SALT = "tocsin.alarms.sign-in"
-TOKEN_SALT = "tocsin.alarms.api"
 CODE_TTL_S = 15 * 60
 CODE_ATTEMPTS = 5
-TOKEN_TTL_S = 3600
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 DOCUMENT_TYPES = {"application/pdf": b"%PDF", "image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff"}
 
@@ -120,8 +119,9 @@ def require_registry(actor: Actor) -> User:
 
 
 def require_central(actor: Actor, *, write: bool = True) -> User:
-    roles = (Role.ADMIN, Role.ARC_OPERATOR) if write else (Role.ADMIN, Role.ARC_OPERATOR, Role.VIEWER)
-    return _check_member(actor, ALARM_CENTRALS, roles)
+    """A central's administrators and operators: they write, and read their clients' personal data (with
+    two factors). A viewer signs in with one factor, so reads none of it (BA-7.4)."""
+    return _check_member(actor, ALARM_CENTRALS, (Role.ADMIN, Role.ARC_OPERATOR))
 
 
 def _system_for_write(actor: Actor, reference: str) -> AlarmSystem:
@@ -329,17 +329,38 @@ def _record(system: AlarmSystem) -> dict[str, Any]:
     return out
 
 
+def _grandfathered(pattern: str, number: str) -> str:
+    """The administration's pattern, or the number a system already has: a new pattern applies to new
+    numbers, it does not lock the systems registered under the old one out of their changes."""
+    return f"(?:{re.escape(number)})|(?:{pattern})" if number else pattern
+
+
 def _validate(
-    actor: Actor, values: Mapping[str, Any], *, managed: bool, today: date
+    actor: Actor,
+    values: Mapping[str, Any],
+    *,
+    managed: bool,
+    today: date,
+    current: AlarmSystem | None = None,
 ) -> tuple[domain.SystemData, Address]:
+    """Every field checked at once (FieldErrors): the form's rules, the site in the register, the
+    alarm-report number the central holds, a user number not taken at the central."""
     cfg = config()
     clean, errors = domain.system_errors(
         values,
         today=today,
         managed=managed,
-        user_number_pattern=cfg.user_number_pattern,
-        arn_pattern=cfg.arn_pattern,
+        user_number_pattern=_grandfathered(cfg.user_number_pattern, current.user_number if current else ""),
+        arn_pattern=_grandfathered(cfg.arn_pattern, current.alarm_report_number if current else ""),
     )
+    central_id = current.central_id if current else (actor.member.organisation_id if actor.member else None)
+    number = clean.get("user_number")
+    if managed and central_id and number and (current is None or number != current.user_number):
+        taken = AlarmSystem.objects.filter(central_id=central_id, user_number=number, status=Status.ACTIVE.value)
+        if current is not None:
+            taken = taken.exclude(pk=current.pk)
+        if taken.exists():
+            errors.append(_duplicate_user_number())
     address, site_errors = resolve_site(values)
     errors = site_errors + errors
     if managed and actor.member is not None and clean.get("alarm_report_number"):
@@ -486,7 +507,7 @@ def system_change(
         if managed and not (actor.member and is_central(actor.member)):
             # A correction by the registry may not move a system to a number of another central.
             merged["user_number"], merged["alarm_report_number"] = system.user_number, system.alarm_report_number
-        data, address = _validate(actor, merged, managed=managed, today=today)
+        data, address = _validate(actor, merged, managed=managed, today=today, current=system)
         when, error = domain.parse_date(changed_on, "changed_on")
         if error:
             raise FieldErrors([error])
@@ -993,6 +1014,19 @@ def _import_batch(
             changed_on = clean.pop("changed_on", None)
             system = existing.get(clean["user_number"])
             if system is None:
+                if out_of_use is not None and (
+                    gone := AlarmSystem.objects.filter(
+                        central_id=org_id,
+                        user_number=clean["user_number"],
+                        status=Status.DEREGISTERED.value,
+                        out_of_use=out_of_use,
+                    )
+                    .values_list("reference", flat=True)
+                    .first()
+                ):
+                    # The same file again: this system was deregistered already, as the row says.
+                    report.rows.append(RowResult(row.line, "unchanged", clean["user_number"], gone))
+                    continue
                 if out_of_use is not None:
                     report.rows.append(
                         RowResult(
@@ -1363,6 +1397,9 @@ def consent_add(
 
 
 def consent_withdraw(*, actor: Actor, reference: str, consent_id: int) -> RemoteConsent:
+    """The user (or the central for the user) withdraws a consent; later remote actions under it are refused."""
+    if actor.member is not None and is_registry(actor.member):
+        raise AccessDenied(gettext_noop("Only the user, or the central for the user, withdraws a consent."))
     with transaction.atomic():
         system = _system_for_write(actor, reference)
         row = RemoteConsent.objects.select_for_update().filter(pk=consent_id, system=system, withdrawn_at=None).first()
@@ -1403,24 +1440,32 @@ def remote_action(
     system = rows.first()
     if system is None:
         raise NotFound(gettext_noop("No such alarm system."))
-    consent = (
+    consents = list(
         RemoteConsent.objects.filter(system=system, party=party, withdrawn_at=None, given_on__lte=_today())
+        .defer("document")
         .order_by("-given_on", "-pk")
-        .first()
     )
-    scope = (
-        domain.ConsentScope(
-            frozenset(domain.RemoteAction(a) for a in consent.actions),
-            frozenset(domain.RemotePurpose(p) for p in consent.purposes),
-        )
-        if consent
-        else None
-    )
+    consent: RemoteConsent | None = None
     refusal: RuleError | None = None
-    try:
-        domain.check_remote_action(kind, action, purpose, scope)
-    except RuleError as exc:
-        refusal = exc
+    # Any consent in force that covers the action; with none, the refusal names why (no consent, or
+    # none covering it).
+    candidates: list[RemoteConsent | None] = [*consents] or [None]
+    for candidate in candidates:
+        scope = (
+            domain.ConsentScope(
+                frozenset(domain.RemoteAction(a) for a in candidate.actions),
+                frozenset(domain.RemotePurpose(p) for p in candidate.purposes),
+            )
+            if candidate is not None
+            else None
+        )
+        try:
+            domain.check_remote_action(kind, action, purpose, scope)
+        except RuleError as exc:
+            refusal = refusal or exc
+            continue
+        consent, refusal = candidate, None
+        break
     with transaction.atomic():
         row = RemoteActionRecord.objects.create(
             system=system,
@@ -1498,11 +1543,12 @@ def reminders_send(*, today: date | None = None) -> dict[str, int]:
         (
             "maintenance_soon",
             active.filter(
-                maintenance_due__gt=today, maintenance_due__lte=today + timedelta(days=domain.MAINTENANCE_REMINDER_DAYS)
+                maintenance_due__gte=today,
+                maintenance_due__lte=today + timedelta(days=domain.MAINTENANCE_REMINDER_DAYS),
             ),
             "maintenance_due",
         ),
-        ("maintenance_overdue", active.filter(maintenance_due__lte=today), "maintenance_due"),
+        ("maintenance_overdue", active.filter(maintenance_due__lt=today), "maintenance_due"),
         (
             "handover",
             active.exclude(handover_due=None).filter(handover_due__gte=today - timedelta(days=30)),
@@ -1667,20 +1713,6 @@ def sign_in_link(*, link: str) -> str:
         raise RuleError(gettext_noop("The sign-in link has expired or was used already."), field="link")
     _forget_text(otc.request_id)
     return otc.contact
-
-
-def user_token(contact: str) -> str:
-    """A bearer token for the API, for one hour, naming the signed-in contact."""
-    return signing.dumps({"c": contact}, salt=TOKEN_SALT)
-
-
-def user_from_token(token: str) -> str | None:
-    try:
-        data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_TTL_S)
-    except signing.BadSignature:
-        return None
-    value = data.get("c")
-    return value if isinstance(value, str) and value else None
 
 
 def system_upsert(*, actor: Actor, values: Mapping[str, Any], changed_on: Any = None) -> tuple[AlarmSystem, str]:

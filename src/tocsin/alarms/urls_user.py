@@ -25,7 +25,7 @@ urlpatterns = [
         name="consent_withdraw",
     ),
     path(
-        "systems/<str:reference>/consents/<int:consent_id>/document",
+        "systems/<str:reference>/consents/<int:consent_id>/document/",
         views.consent_document,
         name="consent_document",
     ),

@@ -1225,9 +1225,10 @@ def admin(request: HttpRequest) -> HttpResponse:
 def admin_late(request: HttpRequest) -> HttpResponse:
     """KB-7 late declarations, hand-overs past their deadline, KB-8 overdue maintenance; as a page or as CSV."""
     _registry_only(request)
-    items = selectors.late_list(actor=_actor(request))
+    as_csv = request.GET.get("format") == "csv"
+    items = selectors.late_list(actor=_actor(request), limit=None if as_csv else 500)
     names = _org_names(i.system.central_id for i in items)
-    if request.GET.get("format") == "csv":
+    if as_csv:
         rows = (
             [
                 i.system.reference,
@@ -1243,19 +1244,18 @@ def admin_late(request: HttpRequest) -> HttpResponse:
         )
         header = ["reference", "what", "due_on", "late_days", "declared_at", "central", "user_number", "postcode"]
         return _csv_response(header, rows, f"tocsin-alarm-registry-late-{_today().isoformat()}.csv")
-    counts: dict[str, int] = {}
-    for i in items:
-        counts[i.what] = counts.get(i.what, 0) + 1
+    # The counts are the whole registry's; the page lists at most LATE_SHOWN (the CSV has them all).
+    counts = {k: n for k, n in selectors.late_counts(actor=_actor(request)).items() if n}
     what = request.GET.get("what", "")
     shown = [i for i in items if i.what == what] if what in counts else items
     context = {
         "items": shown[:LATE_SHOWN],
-        "hidden": max(0, len(shown) - LATE_SHOWN),
+        "hidden": max(0, (counts[what] if what in counts else sum(counts.values())) - LATE_SHOWN),
         "labels": LATE_LABELS,
         "names": names,
         "what": what if what in counts else "",
         "counts": [(k, LATE_LABELS.get(k, k), n) for k, n in counts.items()],
-        "total": len(items),
+        "total": sum(counts.values()),
     }
     return render(request, "alarms/org/late.html", context)
 
@@ -1455,7 +1455,9 @@ def lookup_sketch(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404 from None
     if data.get("u") != _user(request).pk:
         raise Http404
-    sketch = Sketch.objects.filter(system_id=data.get("s")).first()
-    if sketch is None:
-        raise Http404
+    try:
+        sketch = selectors.lookup_sketch(actor=as_member(_user(request)), system_id=int(data.get("s") or 0),
+                                         ip=client_ip(request))  # fmt: skip
+    except NotFound:
+        raise Http404 from None
     return _file(sketch.content, sketch.content_type, sketch.name)
