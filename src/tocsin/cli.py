@@ -225,7 +225,7 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             print(" ".join(f"{k}={v}" for k, v in sorted(report.counts.items())), file=sys.stderr)
             return 1 if report.count("refused") else 0
         if args.action == "late":
-            for item in selectors.late_list(actor=actor):
+            for item in selectors.late_list(actor=actor, limit=None):
                 print(f"{item.system.reference} {item.what} due {item.due_on} late {item.late_days} d "
                       f"{item.system.site_text}")  # fmt: skip
             return 0
