@@ -28,3 +28,11 @@ def test_names_are_escaped_and_each_municipality_has_a_title():
     )
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "Kaart &amp; co" in svg and "11001): 7 people" in svg and "<rect" in svg
+
+
+def test_legend_names_ranges_and_leaves_out_empty_classes():
+    from tocsin.geo.maps import CLASSES, belgium_svg
+
+    svg = belgium_svg({"11002": 1, "44021": 1, "21004": 1, "31005": 3, "92094": 34}, title="t")
+    assert ">1<" in svg and ">2–3<" in svg and ">4–34<" in svg
+    assert svg.count('width="14" height="14"') < len(CLASSES)

@@ -120,9 +120,14 @@ def belgium_svg(
             view = f"{ax - margin} {ay - margin} {bx - ax + 2 * margin} {by - ay + 2 * margin}"
             scale = max(bx - ax, by - ay) / max(width, height) * 1.16
     legend = []
-    labels = ["0"] + [f"≤ {b}" for b in bounds]
+    # A range per class ("2–3"); a class no value can fall in (its bound repeats the one before) is left out.
+    entries, low = [(CLASSES[0], "0")], 0
+    for colour, bound in zip(CLASSES[1:], bounds, strict=True):
+        if bound > low:
+            entries.append((colour, f"{low + 1}–{bound}" if bound > low + 1 else str(bound)))
+            low = bound
     if not focus:
-        for i, (colour, label) in enumerate(zip(CLASSES, labels, strict=True)):
+        for i, (colour, label) in enumerate(entries):
             y = 12 + i * 18
             legend.append(
                 f'<rect x="6" y="{y}" width="14" height="14" fill="{colour}" stroke="#555"/>'
