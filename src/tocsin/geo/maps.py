@@ -120,7 +120,8 @@ def belgium_svg(
             view = f"{ax - margin} {ay - margin} {bx - ax + 2 * margin} {by - ay + 2 * margin}"
             scale = max(bx - ax, by - ay) / max(width, height) * 1.16
     legend = []
-    # A range per class ("2-3", with an en dash); a class no value can fall in (its bound repeats the one before) is left out.
+    # A range per class ("2-3", with an en dash); a class no value can fall in (its bound repeats the
+    # one before) is left out.
     entries, low = [(CLASSES[0], "0")], 0
     for colour, bound in zip(CLASSES[1:], bounds, strict=True):
         if bound > low:
