@@ -111,6 +111,18 @@ REMOTE_ALLOWED: dict[Party, tuple[frozenset[RemoteAction], frozenset[RemotePurpo
 }
 
 
+# What KB-6 lets each party do, as the refusal says it.
+REMOTE_LIMITS: dict[Party, str] = {
+    Party.SECURITY_COMPANY: gettext_noop(
+        "A security company may only program or read a system remotely, and only to repair it (KB-6, art. 6)."
+    ),
+    Party.ALARM_CENTRAL: gettext_noop(
+        "An alarm central may only arm, disarm or read a system remotely, and only to manage an alarm for the "
+        "user or to verify one (KB-6, art. 6)."
+    ),
+}
+
+
 class FieldErrors(RuleError):
     """Several fields refused at once: each ``RuleError`` names its field (and rule)."""
 
@@ -546,7 +558,7 @@ def system_errors(
         errors.append(
             _err(
                 gettext_noop(
-                    "A fixed personal alarm in a publicly accessible place, installed or renewed after "
+                    "A fixed personal alarm in a publicly accessible place, installed or renewed since "
                     "4 October 2007, must allow visual verification (KB-24, art. 24)."
                 ),
                 "visual_verification",
@@ -729,21 +741,9 @@ def check_consent_scope(party: Party, actions: list[str], purposes: list[str]) -
     if not purps:
         raise _err(gettext_noop("Choose at least one purpose."), "purposes", "KB-6")
     if not acts <= allowed_actions:
-        raise _err(
-            gettext_noop("A %(party)s may only %(allowed)s remotely (KB-6, art. 6)."),
-            "actions",
-            "KB-6",
-            party=party.value.replace("_", " "),
-            allowed=" / ".join(sorted(a.value for a in allowed_actions)),
-        )
+        raise _err(REMOTE_LIMITS[party], "actions", "KB-6")
     if not purps <= allowed_purposes:
-        raise _err(
-            gettext_noop("A %(party)s may act remotely only to %(allowed)s (KB-6, art. 6)."),
-            "purposes",
-            "KB-6",
-            party=party.value.replace("_", " "),
-            allowed=" / ".join(sorted(p.value.replace("_", " ") for p in allowed_purposes)),
-        )
+        raise _err(REMOTE_LIMITS[party], "purposes", "KB-6")
     return ConsentScope(acts, purps)
 
 
@@ -761,14 +761,7 @@ def check_remote_action(
         raise _err(gettext_noop("Unknown purpose."), "purpose", "KB-6") from None
     allowed_actions, allowed_purposes = REMOTE_ALLOWED[party]
     if act not in allowed_actions or purp not in allowed_purposes:
-        raise _err(
-            gettext_noop("The decree does not allow a %(party)s to %(action)s a system to %(purpose)s (KB-6, art. 6)."),
-            "action",
-            "KB-6",
-            party=party.value.replace("_", " "),
-            action=act.value,
-            purpose=purp.value.replace("_", " "),
-        )
+        raise _err(REMOTE_LIMITS[party], "action", "KB-6")
     if consent is None:
         raise _err(
             gettext_noop("No prior written consent of the user covers remote actions by you (KB-6, art. 6)."),

@@ -202,7 +202,7 @@ COMPONENTS = (
         _("Allows visual verification"),
         "check",
         help=_(
-            "Required for a fixed personal alarm in a place accessible to the public, installed or renewed after "
+            "Required for a fixed personal alarm in a place accessible to the public, installed or renewed since "
             "4 October 2007 (KB-24)."
         ),
     ),

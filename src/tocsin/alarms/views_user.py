@@ -296,7 +296,8 @@ class SystemForm(forms.Form):
         label=_("The system allows visual verification (camera) of an alarm (KB-24)"),
         required=False,
         help_text=_(
-            "Required for a fixed personal alarm in a place open to the public, installed after 4 October 2007."
+            "Required for a fixed personal alarm in a place accessible to the public, installed or renewed since "
+            "4 October 2007 (KB-24)."
         ),
     )
     components_safe = forms.BooleanField(
