@@ -301,4 +301,14 @@ def test_registry_browsing_is_audited(api_client, registry_admin, central_op, mv
     items, total = selectors.system_list(actor=as_member(registry_admin))
     assert total == 1
     entry = AuditEntry.objects.filter(action="alarms.listed").get()
-    assert entry.actor_id == registry_admin.pk and entry.object_id == items[0].reference
+    assert entry.actor_id == registry_admin.pk and entry.data["references"] == [items[0].reference]
+
+
+def test_a_lookup_showing_many_systems_is_audited_whole(api_client, central_op, dispatcher, mvalues):
+    client = api_client(central_op)
+    for i in range(12):
+        assert _put(client, f"U{2000 + i}", mvalues()).status_code == 201
+    found = api_client(dispatcher).get("/api/v1/alarms/lookup?alarm_report_number=N001&reason=INC-7").json()
+    assert len(found) == 12
+    entry = AuditEntry.objects.filter(action="alarms.lookup").get()
+    assert sorted(entry.data["references"]) == sorted(f["reference"] for f in found)

@@ -86,8 +86,13 @@ def system_list(
             action="alarms.searched" if query else "alarms.listed",
             actor=actor.member,
             object_type="alarm_system",
-            object_id=",".join(s.reference for s in items[:10]),
-            data={"query": query, "found": total, "page": page, "status": status},
+            data={
+                "query": query,
+                "found": total,
+                "page": page,
+                "status": status,
+                "references": [s.reference for s in items],
+            },
         )
     return items, total
 
@@ -208,8 +213,8 @@ def lookup(
         actor=member,
         organisation_id=member.organisation_id,
         object_type="alarm_system",
-        object_id=",".join(s.reference for s in found[:10]),
         data={
+            "references": [s.reference for s in found],
             "user_number": number,
             "alarm_report_number": arn,
             "address": text,
