@@ -213,6 +213,7 @@ def lookup(
         actor=member,
         organisation_id=member.organisation_id,
         object_type="alarm_system",
+        object_id=found[0].reference if len(found) == 1 else "",
         data={
             "references": [s.reference for s in found],
             "user_number": number,

@@ -388,6 +388,25 @@ def _validate(
     return domain.system_data(clean, address.pk), address
 
 
+def _audit(
+    action: str,
+    system: AlarmSystem,
+    *,
+    actor: User | None,
+    organisation_id: int | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """One entry of the audit chain about a system, in the caller's transaction."""
+    audit_record(
+        action=action,
+        actor=actor,
+        organisation_id=organisation_id,
+        object_type="alarm_system",
+        object_id=system.reference,
+        data=data,
+    )
+
+
 def _version(
     system: AlarmSystem,
     *,
@@ -462,12 +481,11 @@ def system_register(*, actor: Actor, values: Mapping[str, Any]) -> AlarmSystem:
                     informed_on=data.client_informed_on,
                     recorded_by=member,
                 )
-            audit_record(
-                action="alarms.registered",
+            _audit(
+                "alarms.registered",
+                system,
                 actor=actor.member,
                 organisation_id=system.central_id,
-                object_type="alarm_system",
-                object_id=system.reference,
                 data={"late_days": d.late_days, "by": actor.label if actor.member is None else ""},
             )
     except IntegrityError:
@@ -546,12 +564,11 @@ def system_change(
                 organisation_id=actor.member.organisation_id,
                 defaults={"informed_on": data.client_informed_on, "recorded_by": actor.member},
             )
-        audit_record(
-            action="alarms.changed",
+        _audit(
+            "alarms.changed",
+            system,
             actor=actor.member,
             organisation_id=system.central_id,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"fields": sorted(changes), "kind": kind.value, "late_days": version.late_days},
         )
     return system, version
@@ -593,12 +610,11 @@ def _deregister(system: AlarmSystem, *, actor: Actor, event_on: date, today: dat
         },
         today=today,
     )
-    audit_record(
-        action="alarms.deregistered",
+    _audit(
+        "alarms.deregistered",
+        system,
         actor=actor.member,
         organisation_id=system.central_id,
-        object_type="alarm_system",
-        object_id=system.reference,
         data={"late_days": version.late_days},
     )
     return version
@@ -639,13 +655,7 @@ def system_release(*, actor: Actor, reference: str, released_on: Any = None) -> 
             changes={k: [v, ""] for k, v in old.items()},
             today=today,
         )
-        audit_record(
-            action="alarms.released",
-            actor=member,
-            organisation_id=member.organisation_id,
-            object_type="alarm_system",
-            object_id=system.reference,
-        )
+        _audit("alarms.released", system, actor=member, organisation_id=member.organisation_id)
     return system
 
 
@@ -1222,13 +1232,7 @@ def sketch_upload(
                 "uploaded_by": member,
             },
         )
-        audit_record(
-            action="alarms.sketch_uploaded",
-            actor=member,
-            organisation_id=member.organisation_id,
-            object_type="alarm_system",
-            object_id=system.reference,
-        )
+        _audit("alarms.sketch_uploaded", system, actor=member, organisation_id=member.organisation_id)
     return sketch
 
 
@@ -1282,12 +1286,11 @@ def maintenance_record(
         AlarmSystem.objects.filter(pk=system.pk).update(
             last_maintenance=last, maintenance_due=domain.maintenance_due(system.first_use, last)
         )
-        audit_record(
-            action="alarms.maintenance",
+        _audit(
+            "alarms.maintenance",
+            system,
             actor=member,
             organisation_id=company.pk if company else system.central_id,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"done_on": done.isoformat(), "by_company": by_company},
         )
     return row
@@ -1312,12 +1315,11 @@ def information_record(*, actor: Actor, reference: str, informed_on: Any, site_p
         row, _ = InformationRecord.objects.update_or_create(
             system=system, organisation=member.organisation, defaults={"informed_on": when, "recorded_by": member}
         )
-        audit_record(
-            action="alarms.information",
+        _audit(
+            "alarms.information",
+            system,
             actor=member,
             organisation_id=member.organisation_id,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"informed_on": when.isoformat()},
         )
     return row
@@ -1385,12 +1387,11 @@ def consent_add(
             document_sha256=hashlib.sha256(document).hexdigest(),
             recorded_by=actor.member,
         )
-        audit_record(
-            action="alarms.consent_added",
+        _audit(
+            "alarms.consent_added",
+            system,
             actor=actor.member,
             organisation_id=system.central_id,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"party": party.pk, "actions": row.actions, "purposes": row.purposes, "by": actor.label},
         )
     return row
@@ -1407,12 +1408,11 @@ def consent_withdraw(*, actor: Actor, reference: str, consent_id: int) -> Remote
             raise NotFound(gettext_noop("No such consent."))
         row.withdrawn_at = timezone.now()
         row.save(update_fields=["withdrawn_at"])
-        audit_record(
-            action="alarms.consent_withdrawn",
+        _audit(
+            "alarms.consent_withdrawn",
+            system,
             actor=actor.member,
             organisation_id=system.central_id,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"consent": row.pk, "by": actor.label},
         )
     return row
@@ -1478,12 +1478,11 @@ def remote_action(
             refusal=refusal.message[:300] if refusal else "",
             consent=consent if refusal is None else None,
         )
-        audit_record(
-            action="alarms.remote_action" if refusal is None else "alarms.remote_action_refused",
+        _audit(
+            "alarms.remote_action" if refusal is None else "alarms.remote_action_refused",
+            system,
             actor=member,
             organisation_id=party.pk,
-            object_type="alarm_system",
-            object_id=system.reference,
             data={"action": row.action, "purpose": row.purpose},
         )
     if refusal is not None:
