@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "tocsin.alerts",
     "tocsin.billing",
     "tocsin.alarms",
+    "tocsin.arc",
     "tocsin.web",
 ]
 
