@@ -14,9 +14,9 @@ frame into a ``Message``; ``ack`` / ``nak`` / ``duh`` / ``rsp`` write the replie
 writes any message (tests, benchmarks, simulated panels). Errors are values (``FrameError`` with a
 machine ``reason``), never exceptions, whatever bytes come in (invariant 7: fuzzed with hypothesis).
 
-Tables: ``SIA_CODES`` (SIA DC-03/DC-04 event codes) and ``CONTACT_ID_CODES`` (SIA DC-05 / Ademco
-Contact ID) are **subsets**: the codes alarm panels send most, with English descriptions. Issue 8
-asks for the complete tables; an unknown code still parses, its ``description`` is ``None``.
+Tables: ``SIA_CODES`` (SIA DC-04 event codes) and ``CONTACT_ID_CODES`` (SIA DC-05 / Ademco Contact
+ID) are the complete tables of ``tocsin.protocols.sia_codes`` (description, kind, what the number is);
+an unknown code still parses, its ``description`` is ``None``.
 ``MESSAGE_IDS`` (the DC-09 ID tokens) and ``CONTACT_ID_QUALIFIERS`` are complete.
 """
 
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tocsin.protocols.sia_codes import CONTACT_ID_CODES, SIA_CODES
 
 LF = 0x0A
 CR = 0x0D
@@ -530,7 +532,8 @@ class SiaEvent:
 
     @property
     def description(self) -> str | None:
-        return SIA_CODES.get(self.code)
+        entry = SIA_CODES.get(self.code)
+        return entry.description if entry else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +552,8 @@ class ContactIdEvent:
 
     @property
     def description(self) -> str | None:
-        return CONTACT_ID_CODES.get(self.code)
+        entry = CONTACT_ID_CODES.get(self.code)
+        return entry.description if entry else None
 
     @property
     def restore(self) -> bool:
@@ -623,137 +627,3 @@ def parse_adm_cid(data: str) -> ContactIdEvent | FrameError:
 
 
 CONTACT_ID_QUALIFIERS = {1: "new event or opening", 3: "restore or closing", 6: "previously reported, still present"}
-
-# A subset of the SIA DC-03 event codes (issue 8 asks for the complete table).
-SIA_CODES: dict[str, str] = {
-    "AR": "AC restoral",
-    "AT": "AC trouble",
-    "BA": "Burglary alarm",
-    "BB": "Burglary bypass",
-    "BC": "Burglary cancel",
-    "BH": "Burglary alarm restore",
-    "BJ": "Burglary trouble restore",
-    "BR": "Burglary restoral",
-    "BS": "Burglary supervisory",
-    "BT": "Burglary trouble",
-    "BU": "Burglary unbypass",
-    "BV": "Burglary verified",
-    "BX": "Burglary test",
-    "CA": "Automatic closing",
-    "CF": "Forced closing",
-    "CG": "Close area",
-    "CL": "Closing report",
-    "CP": "Automatic arming",
-    "DD": "Access denied",
-    "DG": "Access granted",
-    "FA": "Fire alarm",
-    "FB": "Fire bypass",
-    "FH": "Fire alarm restore",
-    "FJ": "Fire trouble restore",
-    "FR": "Fire restoral",
-    "FT": "Fire trouble",
-    "FU": "Fire unbypass",
-    "FX": "Fire test",
-    "GA": "Gas alarm",
-    "GR": "Gas restoral",
-    "GT": "Gas trouble",
-    "HA": "Hold-up alarm",
-    "HH": "Hold-up alarm restore",
-    "HR": "Hold-up restoral",
-    "HT": "Hold-up trouble",
-    "JA": "User code tamper",
-    "KA": "Heat alarm",
-    "KH": "Heat alarm restore",
-    "KR": "Heat restoral",
-    "KT": "Heat trouble",
-    "LB": "Local programming",
-    "LR": "Phone line restoral",
-    "LT": "Phone line trouble",
-    "LX": "Local programming ended",
-    "MA": "Medical alarm",
-    "MH": "Medical alarm restore",
-    "MR": "Medical restoral",
-    "OA": "Automatic opening",
-    "OC": "Cancel report",
-    "OG": "Open area",
-    "OP": "Opening report",
-    "OR": "Disarm from alarm",
-    "PA": "Panic alarm",
-    "PH": "Panic alarm restore",
-    "PR": "Panic restoral",
-    "PT": "Panic trouble",
-    "QA": "Emergency alarm",
-    "QR": "Emergency restoral",
-    "RP": "Automatic test",
-    "RR": "Power up",
-    "RS": "Remote program success",
-    "RX": "Manual test",
-    "SA": "Sprinkler alarm",
-    "SR": "Sprinkler restoral",
-    "TA": "Tamper alarm",
-    "TR": "Tamper restoral",
-    "WA": "Water alarm",
-    "WR": "Water restoral",
-    "XR": "Transmitter battery restoral",
-    "XT": "Transmitter battery trouble",
-    "YC": "Communications fail",
-    "YK": "Communications restoral",
-    "YM": "System battery missing",
-    "YP": "Power supply trouble",
-    "YQ": "Power supply restored",
-    "YR": "System battery restoral",
-    "YT": "System battery trouble",
-    "ZA": "Freeze alarm",
-    "ZR": "Freeze restoral",
-}
-
-# A subset of the SIA DC-05 (Ademco Contact ID) event codes (issue 8 asks for the complete table).
-CONTACT_ID_CODES: dict[str, str] = {
-    "100": "Medical",
-    "101": "Personal emergency",
-    "110": "Fire",
-    "111": "Smoke",
-    "120": "Panic",
-    "121": "Duress",
-    "122": "Silent panic",
-    "123": "Audible panic",
-    "130": "Burglary",
-    "131": "Perimeter burglary",
-    "132": "Interior burglary",
-    "133": "24-hour (safe) burglary",
-    "134": "Entry/exit burglary",
-    "137": "Tamper",
-    "140": "General alarm",
-    "144": "Sensor tamper",
-    "150": "24-hour non-burglary",
-    "151": "Gas detected",
-    "154": "Water leakage",
-    "158": "High temperature",
-    "159": "Low temperature",
-    "162": "Carbon monoxide detected",
-    "300": "System trouble",
-    "301": "AC loss",
-    "302": "Low system battery",
-    "305": "System reset",
-    "321": "Bell 1 trouble",
-    "350": "Communication trouble",
-    "351": "Telco 1 fault",
-    "354": "Failure to communicate event",
-    "373": "Fire loop trouble",
-    "380": "Sensor trouble",
-    "384": "RF low battery",
-    "401": "Open/close by user",
-    "402": "Group open/close",
-    "403": "Automatic open/close",
-    "406": "Cancel",
-    "407": "Remote arm/disarm",
-    "408": "Quick arm",
-    "409": "Keyswitch open/close",
-    "441": "Armed stay",
-    "570": "Zone bypass",
-    "601": "Manual test report",
-    "602": "Periodic test report",
-    "607": "Walk test mode",
-    "627": "Program mode entry",
-    "628": "Program mode exit",
-}
