@@ -235,6 +235,32 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_receiver(args: argparse.Namespace) -> int:
+    """SIA DC-09 over TCP and UDP for one central's panels; an event is committed before its ACK leaves."""
+    _use_database()
+    import asyncio
+    import logging
+
+    from django.conf import settings
+
+    from tocsin.arc.receiver import run
+    from tocsin.organisations.domain import ALARM_CENTRALS, Kind
+    from tocsin.organisations.models import Organisation
+
+    org = Organisation.objects.filter(pk=args.central).first()
+    if org is None or Kind(org.kind) not in ALARM_CENTRALS:
+        print(f"tocsin receiver: --central {args.central} is not an alarm central", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO)
+    db = settings.DATABASES["default"]
+    dsn = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    try:
+        asyncio.run(run(dsn, central_id=org.pk, host=args.host, tcp_ports=args.tcp or [], udp_ports=args.udp or []))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_partner(args: argparse.Namespace) -> int:
     """Partners that receive every actual alert's CAP document (docs/broadcast.md)."""
     _use_database()
@@ -455,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="valid_from", help="tariff --set: the day the new tariff starts (YYYY-MM-DD)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="tariff: e.g. sms_unit_price=0.055, packages='{\"5000\": \"0.05\"}' (repeatable)")  # fmt: skip
+    p = add("receiver", cmd_receiver, "The alarm receiver: SIA DC-09 over TCP and UDP for one central's panels.")
+    p.add_argument("--central", type=int, required=True, help="the alarm central's id: its accounts are served")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--tcp", type=int, action="append", metavar="PORT", help="a TCP port (repeatable)")
+    p.add_argument("--udp", type=int, action="append", metavar="PORT", help="a UDP port (repeatable)")
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")

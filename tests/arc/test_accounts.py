@@ -100,3 +100,10 @@ def test_unknown_accounts_are_recorded_and_claimed(central_op, central):
     found.refresh_from_db()
     assert found.claimed_at is not None
     assert AuditEntry.objects.filter(action="arc.account_created").count() == 1
+
+
+def test_the_receiver_command_serves_alarm_centrals_only(registry, capsys):
+    from tocsin import cli
+
+    assert cli.main(["receiver", "--central", str(registry.pk), "--tcp", "0"]) == 2
+    assert "not an alarm central" in capsys.readouterr().err

@@ -24,6 +24,7 @@ COMMANDS = [
     "geo",
     "import",
     "alarms",
+    "receiver",
 ]
 
 

@@ -62,3 +62,31 @@ class DiscoveredAccount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["central", "account"], name="arc_discovered_unique")]
+
+
+class Signal(models.Model):
+    """One frame a panel sent and the receiver acknowledged: committed before its ACK left (invariant 1).
+
+    A frame re-sent by a panel (its ACK was lost) has the same digest: it is acknowledged again but
+    stored once.
+    """
+
+    account = models.ForeignKey(ReceiverAccount, on_delete=models.PROTECT, related_name="signals")
+    central = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField()
+    message_id = models.CharField(max_length=12)  # SIA-DCS, ADM-CID, NULL
+    encrypted = models.BooleanField(default=False)
+    sequence = models.CharField(max_length=4)
+    receiver = models.CharField(max_length=6, blank=True)
+    prefix = models.CharField(max_length=6, blank=True)
+    data = models.TextField(blank=True)
+    extended = models.JSONField(default=list)
+    panel_time = models.DateTimeField(null=True, blank=True)
+    events = models.JSONField(default=list)  # parsed: [{code, zone, area, user, qualifier, kind, description}]
+    source = models.CharField(max_length=64, blank=True)
+    transport = models.CharField(max_length=3)  # tcp, udp
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "digest"], name="arc_signal_once")]
+        indexes = [models.Index(fields=["account", "-received_at"], name="arc_signal_recent")]

@@ -1,0 +1,319 @@
+"""`tocsin receiver`: SIA DC-09 over TCP and UDP, acknowledging only what PostgreSQL has committed.
+
+One asyncio process (architecture: a signal receiver never waits on a web request). Each frame is
+read with the pure codec (``tocsin.protocols.sia_dc09``), checked against the central's accounts,
+then handed to the committer: one task that writes every frame waiting at that moment in one
+transaction (group commit) and only then lets each connection send its ACK. A frame a panel re-sends
+(its ACK was lost) has the same digest: it is acknowledged again and stored once.
+
+Replies, per DC-09: a frame with a bad CRC or length gets no answer; an unknown account or a
+timestamp outside the account's window gets NAK (with the receiver's time, never encrypted); a
+message the receiver does not support, or whose content does not parse, gets DUH; everything stored
+gets ACK (encrypted to an encrypted message).
+
+Still to come (issue 8): supervision of polling intervals, Prometheus metrics, a connection cap per
+source address, the SIGKILL durability test and the benchmark against pysiaalarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from tocsin.protocols import sia_dc09
+
+log = logging.getLogger("tocsin.receiver")
+
+IDLE_TIMEOUT_S = 120.0
+ACCOUNTS_REFRESH_S = 10.0
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    central_id: int
+    number: str
+    key: bytes | None
+    encryption_required: bool
+    ahead_s: int
+    behind_s: int
+
+
+@dataclass
+class Pending:
+    row: tuple[Any, ...]
+    done: asyncio.Future[None]
+
+
+def _events(message: sia_dc09.Message) -> list[dict[str, Any]] | None:
+    """The events of a frame's data, or None when its content does not parse (answered with DUH)."""
+    if message.id == "NULL":
+        return []
+    if message.id == "SIA-DCS":
+        content = sia_dc09.parse_sia_dcs(message.data)
+        if isinstance(content, sia_dc09.FrameError):
+            return None
+        return [
+            {"code": e.code, "zone": e.zone, "area": e.area, "user": e.user, "description": e.description or ""}
+            for e in content.events
+        ]
+    if message.id == "ADM-CID":
+        event = sia_dc09.parse_adm_cid(message.data)
+        if isinstance(event, sia_dc09.FrameError):
+            return None
+        return [
+            {"code": event.code, "zone": event.zone, "area": event.partition, "qualifier": event.qualifier,
+             "restore": event.restore, "description": event.description or ""}
+        ]  # fmt: skip
+    return None
+
+
+def digest(account_id: int, message: sia_dc09.Message) -> str:
+    """What makes a re-sent frame the same frame: its type, sequence, data and the panel's timestamp."""
+    panel_time = message.timestamp.isoformat() if message.timestamp else ""
+    text = f"{account_id}|{message.id}|{message.sequence}|{message.data}|{message.extended}|{panel_time}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Committer:
+    """Group commit: every frame waiting is written in one transaction, then all their ACKs may leave."""
+
+    SQL = (
+        "INSERT INTO arc_signal (account_id, central_id, received_at, message_id, encrypted, sequence, receiver, "
+        "prefix, data, extended, panel_time, events, source, transport, digest) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (account_id, digest) DO NOTHING"
+    )
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self.queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.commits = 0
+        self.stored = 0
+
+    async def store(self, row: tuple[Any, ...]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self.queue.put(Pending(row, done))
+        await done  # raises if the commit failed: then no ACK leaves
+
+    async def run(self) -> None:
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            while not self.queue.empty() and len(batch) < 500:
+                batch.append(self.queue.get_nowait())
+            try:
+                await self._write(batch)
+            except Exception as exc:  # noqa: BLE001 — every waiting frame gets no ACK; the panel re-sends
+                log.error("commit failed for %d frames: %s", len(batch), exc)
+                self.conn = None
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                continue
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_result(None)
+
+    async def _write(self, batch: list[Pending]) -> None:
+        if self.conn is None or self.conn.closed:
+            self.conn = await psycopg.AsyncConnection.connect(self.dsn, row_factory=tuple_row)
+        async with self.conn.transaction():
+            async with self.conn.cursor() as cursor:
+                await cursor.executemany(self.SQL, [item.row for item in batch])
+        self.commits += 1
+        self.stored += len(batch)
+
+
+@dataclass
+class Receiver:
+    dsn: str
+    central_id: int
+    max_frame: int = sia_dc09.DEFAULT_MAX_FRAME
+    accounts: dict[str, Account] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.committer = Committer(self.dsn)
+        self._loaded_at = 0.0
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def load_accounts(self) -> None:
+        from tocsin.arc.services import unseal
+
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT id, account, key_sealed, encryption_required, ahead_s, behind_s FROM arc_receiveraccount "
+                "WHERE central_id = %s AND enabled",
+                [self.central_id],
+            )
+            rows = await cur.fetchall()
+        accounts = {}
+        for id_, number, sealed, required, ahead, behind in rows:
+            key = unseal(bytes(sealed), f"{self.central_id}:{number}") if sealed else None
+            accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind)
+        self.accounts = accounts
+        self._loaded_at = time.monotonic()
+
+    async def _account(self, number: str | None) -> Account | None:
+        if number is None:
+            return None
+        number = number.upper()
+        if number not in self.accounts and time.monotonic() - self._loaded_at > 1.0:
+            await self.load_accounts()  # a new account is taken at once, at most once a second
+        return self.accounts.get(number)
+
+    async def _discovered(self, number: str, source: str) -> None:
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            await conn.execute(
+                "INSERT INTO arc_discoveredaccount (central_id, account, first_seen, last_seen, frames, source) "
+                "VALUES (%s, %s, now(), now(), 1, %s) ON CONFLICT (central_id, account) DO UPDATE SET "
+                "last_seen = now(), frames = arc_discoveredaccount.frames + 1, source = EXCLUDED.source",
+                [self.central_id, number.upper()[:16], source[:64]],
+            )
+
+    def _count(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    # --- one frame --------------------------------------------------------------------------
+
+    async def handle(self, item: sia_dc09.Frame | sia_dc09.FrameError, *, source: str, transport: str) -> bytes | None:
+        """The reply to one frame (None: no answer), after storing it when it is an event."""
+        now = datetime.now(UTC)
+        if isinstance(item, sia_dc09.FrameError):
+            self._count(f"error_{item.reason}")
+            return None  # bad CRC, length or framing: no answer (the panel re-sends)
+        seen: dict[str, str | None] = {}
+
+        def key_for(number: str | None) -> bytes | None:
+            seen["account"] = number
+            known = self.accounts.get((number or "").upper())
+            return known.key if known else None
+
+        message = sia_dc09.parse_message(item, key=key_for)
+        number = message.account if isinstance(message, sia_dc09.Message) else seen.get("account")
+        account = self.accounts.get((number or "").upper())
+        if account is None:
+            account = await self._account(number)  # perhaps added since the last refresh
+            if account is not None:
+                message = sia_dc09.parse_message(item, key=key_for)
+        if account is None:
+            self._count("nak_unknown_account")
+            if number:
+                await self._discovered(number, source)
+            return sia_dc09.nak(now)
+        if isinstance(message, sia_dc09.FrameError):
+            self._count(f"error_{message.reason}")
+            if message.reason in ("decrypt", "no_key", "timestamp"):
+                return sia_dc09.nak(now)
+            return None
+        if account.encryption_required and not message.encrypted:
+            self._count("nak_plain_refused")
+            return sia_dc09.nak(now)
+        if message.timestamp is not None and not sia_dc09.timestamp_ok(
+            message.timestamp, now, ahead_s=account.ahead_s, behind_s=account.behind_s
+        ):
+            self._count("nak_timestamp")
+            return sia_dc09.nak(now)
+        events = _events(message) if message.supported else None
+        if events is None or message.id not in ("SIA-DCS", "ADM-CID", "NULL"):
+            self._count("duh")
+            return sia_dc09.duh(message, now=now)
+        row = (
+            account.id, account.central_id, now, message.id, message.encrypted, message.sequence,
+            message.receiver or "", message.prefix or "", message.data, json.dumps([list(x) for x in message.extended]),
+            message.timestamp, json.dumps(events), source[:64], transport, digest(account.id, message),
+        )  # fmt: skip
+        await self.committer.store(row)
+        self._count("ack")
+        return sia_dc09.ack(message, key=account.key, now=now)
+
+    # --- transports ----------------------------------------------------------------------------
+
+    async def on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        source = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        frames = sia_dc09.FrameReader(max_frame=self.max_frame)
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT_S)
+                except TimeoutError:
+                    break
+                if not data:
+                    break
+                for item in frames.feed(data):
+                    reply = await self.handle(item, source=source, transport="tcp")
+                    if reply is not None:
+                        writer.write(reply)
+                        await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        except Exception:
+            log.exception("connection from %s", source)
+        finally:
+            writer.close()
+
+    def datagram_protocol(self) -> asyncio.DatagramProtocol:
+        receiver = self
+
+        class Protocol(asyncio.DatagramProtocol):
+            transport: asyncio.DatagramTransport
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport  # type: ignore[assignment]
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                task = asyncio.ensure_future(self._answer(data, addr))
+                receiver.tasks.add(task)
+                task.add_done_callback(receiver.tasks.discard)
+
+            async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+                try:
+                    item = sia_dc09.parse_datagram(data, max_frame=receiver.max_frame)
+                    reply = await receiver.handle(item, source=f"{addr[0]}:{addr[1]}", transport="udp")
+                except Exception:
+                    log.exception("datagram from %s", addr)
+                    return
+                if reply is not None:
+                    self.transport.sendto(reply, addr)
+
+        return Protocol()
+
+    async def serve(self, *, host: str, tcp_ports: Iterable[int], udp_ports: Iterable[int]) -> list[Any]:
+        """Start listening; returns the servers and transports (their sockets tell the ports bound)."""
+        await self.load_accounts()
+        self.tasks.add(asyncio.ensure_future(self.committer.run()))
+        loop = asyncio.get_running_loop()
+        servers: list[Any] = []
+        for port in tcp_ports:
+            servers.append(await asyncio.start_server(self.on_tcp, host, port))
+        for port in udp_ports:
+            transport, _ = await loop.create_datagram_endpoint(self.datagram_protocol, local_addr=(host, port))
+            servers.append(transport)
+        return servers
+
+
+async def run(dsn: str, *, central_id: int, host: str, tcp_ports: list[int], udp_ports: list[int]) -> None:
+    receiver = Receiver(dsn=dsn, central_id=central_id)
+    await receiver.serve(host=host, tcp_ports=tcp_ports, udp_ports=udp_ports)
+    log.info("receiver for central %s on %s tcp=%s udp=%s", central_id, host, tcp_ports, udp_ports)
+    while True:
+        await asyncio.sleep(ACCOUNTS_REFRESH_S)
+        try:
+            await receiver.load_accounts()
+        except psycopg.Error as exc:
+            log.warning("accounts not refreshed: %s", exc)

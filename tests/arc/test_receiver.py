@@ -1,0 +1,171 @@
+"""The receiver over real sockets (issue 8): panels simulated with the codec send SIA DC-09 frames over
+TCP and UDP, plain and encrypted; the receiver acknowledges only what PostgreSQL has committed, stores a
+re-sent frame once, answers per the standard (no answer to a bad CRC, NAK to an unknown account or a
+stale timestamp, DUH to what it does not support)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import database_url_for_tests
+from tocsin.alarms.services import as_member
+from tocsin.arc import services
+from tocsin.arc.models import DiscoveredAccount, Signal
+from tocsin.arc.receiver import Receiver
+from tocsin.protocols import sia_dc09
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "ABCDEFGHIJKLMNOP"  # an AES-128 key typed as text, as some panels take it
+
+
+class Running:
+    def __init__(self, receiver: Receiver):
+        self.receiver = receiver
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        servers = asyncio.run_coroutine_threadsafe(
+            receiver.serve(host="127.0.0.1", tcp_ports=[0], udp_ports=[0]), self.loop
+        ).result(30)
+        self.servers = servers
+        self.tcp_port = servers[0].sockets[0].getsockname()[1]
+        self.udp_port = servers[1].get_extra_info("sockname")[1]
+
+    def stop(self) -> None:
+        async def close() -> None:
+            for s in self.servers:
+                s.close()
+            for task in list(self.receiver.tasks):
+                task.cancel()
+            if self.receiver.committer.conn is not None:
+                await self.receiver.committer.conn.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def receiver(central_op, central) -> Iterator[Running]:
+    services.account_set(actor=as_member(central_op), account="1234")
+    services.account_set(actor=as_member(central_op), account="5678", key=KEY, encryption_required=True)
+    running = Running(Receiver(dsn=database_url_for_tests(), central_id=central.pk))
+    yield running
+    running.stop()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _frame(sequence: int, account: str = "1234", data: str = "#1234|NBA01", **kw: object) -> bytes:
+    return sia_dc09.build_frame("SIA-DCS", sequence, account, data, timestamp=kw.pop("timestamp", _now()), **kw)  # type: ignore[arg-type]
+
+
+def _replies(sock: socket.socket, count: int, timeout: float = 5.0) -> list[sia_dc09.Message]:
+    reader = sia_dc09.FrameReader()
+    out: list[sia_dc09.Message] = []
+    sock.settimeout(timeout)
+    while len(out) < count:
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            break
+        if not data:
+            break
+        for item in reader.feed(data):
+            assert isinstance(item, sia_dc09.Frame), item
+            message = sia_dc09.parse_message(item, key=sia_dc09.parse_key(KEY))
+            assert isinstance(message, sia_dc09.Message), message
+            out.append(message)
+    return out
+
+
+def test_kb_13_an_ack_only_for_a_committed_event_and_a_resent_frame_stored_once(receiver):
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        frame = _frame(7)
+        sock.sendall(frame)
+        (ack,) = _replies(sock, 1)
+        assert (ack.id, ack.sequence, ack.account) == ("ACK", "0007", "1234")
+        # The ACK left after the commit: the event is there now, read by another connection.
+        signal = Signal.objects.get()
+        assert signal.events[0]["code"] == "BA" and signal.events[0]["zone"] == "01"
+        assert signal.events[0]["description"]
+        sock.sendall(frame)  # the panel did not get its ACK and sends again
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+    assert Signal.objects.count() == 1
+
+
+def test_frames_split_and_joined_in_any_way(receiver):
+    stream = _frame(1) + _frame(2, data="#1234|NBR01") + _frame(3, data="#1234|NOP2")
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(stream[:5])
+        sock.sendall(stream[5:60])
+        sock.sendall(stream[60:])
+        assert [r.sequence for r in _replies(sock, 3)] == ["0001", "0002", "0003"]
+    assert Signal.objects.count() == 3
+
+
+def test_bad_crc_gets_no_answer_and_the_connection_goes_on(receiver):
+    good = _frame(4)
+    bad = bytearray(_frame(5))
+    bad[1:5] = b"0000" if bad[1:5] != b"0000" else b"1111"
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(bytes(bad))
+        assert _replies(sock, 1, timeout=1.0) == []
+        sock.sendall(good)
+        assert [r.sequence for r in _replies(sock, 1)] == ["0004"]
+    assert receiver.receiver.counts.get("error_crc") == 1
+
+
+def test_unknown_account_nak_and_recorded_for_claiming(receiver, central):
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(1, account="9999", data="#9999|NBA01"))
+        (nak,) = _replies(sock, 1)
+    assert nak.id == "NAK" and nak.timestamp is not None and not nak.encrypted
+    assert not Signal.objects.exists()
+    assert DiscoveredAccount.objects.get().account == "9999"
+
+
+def test_encrypted_frames_get_an_encrypted_ack_and_plain_ones_are_refused_when_required(receiver):
+    key = sia_dc09.parse_key(KEY)
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(11, account="5678", data="#5678|NFA03", key=key))
+        (ack,) = _replies(sock, 1)
+        assert ack.id == "ACK" and ack.encrypted and ack.sequence == "0011"
+        sock.sendall(_frame(12, account="5678", data="#5678|NFA03"))
+        (nak,) = _replies(sock, 1)
+        assert nak.id == "NAK"
+    assert Signal.objects.get().encrypted is True
+
+
+def test_a_stale_timestamp_gets_nak(receiver):
+    old = _now() - timedelta(minutes=5)
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(3, timestamp=old))
+        (nak,) = _replies(sock, 1)
+    assert nak.id == "NAK" and not Signal.objects.exists()
+
+
+def test_udp_and_contact_id(receiver):
+    frame = sia_dc09.build_frame("ADM-CID", 21, "1234", "#1234|1130 01 003", timestamp=_now())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(frame, ("127.0.0.1", receiver.udp_port))
+        (ack,) = _replies(sock, 1)
+    assert ack.id == "ACK" and ack.sequence == "0021"
+    signal = Signal.objects.get()
+    assert (signal.transport, signal.events[0]["code"], signal.events[0]["zone"]) == ("udp", "130", "003")
+
+
+def test_what_is_not_supported_gets_duh(receiver):
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(sia_dc09.build_frame("SIA-XYZ", 1, "1234", "x", timestamp=_now()))
+        (duh,) = _replies(sock, 1)
+    assert duh.id == "DUH" and not Signal.objects.exists()
