@@ -255,7 +255,10 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     db = settings.DATABASES["default"]
     dsn = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     try:
-        asyncio.run(run(dsn, central_id=org.pk, host=args.host, tcp_ports=args.tcp or [], udp_ports=args.udp or []))
+        asyncio.run(
+            run(dsn, central_id=org.pk, host=args.host, tcp_ports=args.tcp or [], udp_ports=args.udp or [],
+                metrics_port=args.metrics_port)
+        )  # fmt: skip
     except KeyboardInterrupt:
         pass
     return 0
@@ -486,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--tcp", type=int, action="append", metavar="PORT", help="a TCP port (repeatable)")
     p.add_argument("--udp", type=int, action="append", metavar="PORT", help="a UDP port (repeatable)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics at http://HOST:PORT/metrics")
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")

@@ -169,3 +169,72 @@ def test_what_is_not_supported_gets_duh(receiver):
         sock.sendall(sia_dc09.build_frame("SIA-XYZ", 1, "1234", "x", timestamp=_now()))
         (duh,) = _replies(sock, 1)
     assert duh.id == "DUH" and not Signal.objects.exists()
+
+
+def test_supervision_raises_late_to_test_and_the_next_frame_clears_it(receiver, central_op):
+    from tocsin.arc.models import SupervisionFault
+
+    services.account_set(actor=as_member(central_op), account="1234", poll_interval_s=300)
+    run = receiver.receiver
+    asyncio.run_coroutine_threadsafe(run.load_accounts(), receiver.loop).result(10)
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(sia_dc09.build_frame("NULL", 1, "1234", "", timestamp=_now()))
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+        later = datetime.now(UTC) + timedelta(seconds=301)
+        assert asyncio.run_coroutine_threadsafe(run.supervise(later), receiver.loop).result(10) == 1
+        assert asyncio.run_coroutine_threadsafe(run.supervise(later), receiver.loop).result(10) == 0  # once
+        fault = SupervisionFault.objects.get()
+        assert fault.cleared_at is None and fault.last_seen is not None
+        sock.sendall(_frame(2))  # the panel is back
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+    fault.refresh_from_db()
+    assert fault.cleared_at is not None
+
+
+def test_one_source_cannot_hold_every_connection(receiver, monkeypatch):
+    from tocsin.arc import receiver as module
+
+    monkeypatch.setattr(module, "MAX_CONNECTIONS_PER_SOURCE", 2)
+    first = socket.create_connection(("127.0.0.1", receiver.tcp_port))
+    second = socket.create_connection(("127.0.0.1", receiver.tcp_port))
+    try:
+        first.sendall(_frame(1))
+        assert [r.id for r in _replies(first, 1)] == ["ACK"]
+        second.sendall(_frame(2))
+        assert [r.id for r in _replies(second, 1)] == ["ACK"]
+        with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as third:
+            third.settimeout(5)
+            assert third.recv(100) == b""  # closed at once
+        assert receiver.receiver.counts.get("connections_refused") == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_metrics_in_prometheus_text(receiver):
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(1))
+        _replies(sock, 1)
+    text = receiver.receiver.metrics()
+    assert 'tocsin_receiver_frames_total{outcome="ack"} 1' in text
+    assert "tocsin_receiver_events_stored_total 1" in text
+
+
+def test_metrics_served_over_http(receiver):
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(receiver.receiver.on_metrics, "127.0.0.1", 0), receiver.loop
+    ).result(10)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for path, status in (("/metrics", b"200"), ("/", b"404")):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                sock.settimeout(5)
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+            assert answer.split(b" ")[1] == status
+            if status == b"200":
+                assert b"tocsin_receiver_accounts 2" in answer
+    finally:
+        server.close()

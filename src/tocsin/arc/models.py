@@ -90,3 +90,20 @@ class Signal(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "digest"], name="arc_signal_once")]
         indexes = [models.Index(fields=["account", "-received_at"], name="arc_signal_recent")]
+
+
+class SupervisionFault(models.Model):
+    """An account that missed its polling interval ("late to test"): raised by the receiver, cleared by the
+    account's next frame; the operators' queue shows the open ones (issue 9)."""
+
+    account = models.ForeignKey(ReceiverAccount, on_delete=models.CASCADE, related_name="faults")
+    raised_at = models.DateTimeField()
+    last_seen = models.DateTimeField(null=True, blank=True)  # the account's last frame before the fault
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(cleared_at__isnull=True), name="arc_one_open_fault"
+            )
+        ]

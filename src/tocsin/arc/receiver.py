@@ -36,6 +36,8 @@ log = logging.getLogger("tocsin.receiver")
 
 IDLE_TIMEOUT_S = 120.0
 ACCOUNTS_REFRESH_S = 10.0
+SUPERVISION_CHECK_S = 10.0
+MAX_CONNECTIONS_PER_SOURCE = 32
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Account:
     encryption_required: bool
     ahead_s: int
     behind_s: int
+    poll_interval_s: int | None = None
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Committer:
         self.conn: psycopg.AsyncConnection[Any] | None = None
         self.commits = 0
         self.stored = 0
+        self.commit_seconds = 0.0  # summed, for the metrics
 
     async def store(self, row: tuple[Any, ...]) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -129,9 +133,17 @@ class Committer:
     async def _write(self, batch: list[Pending]) -> None:
         if self.conn is None or self.conn.closed:
             self.conn = await psycopg.AsyncConnection.connect(self.dsn, row_factory=tuple_row)
+        started = time.perf_counter()
         async with self.conn.transaction():
             async with self.conn.cursor() as cursor:
                 await cursor.executemany(self.SQL, [item.row for item in batch])
+                # A frame from an account in fault clears it (supervision: the panel is back).
+                await cursor.execute(
+                    "UPDATE arc_supervisionfault SET cleared_at = now() WHERE cleared_at IS NULL "
+                    "AND account_id = ANY(%s)",
+                    [sorted({item.row[0] for item in batch})],
+                )
+        self.commit_seconds += time.perf_counter() - started
         self.commits += 1
         self.stored += len(batch)
 
@@ -148,6 +160,8 @@ class Receiver:
         self.committer = Committer(self.dsn)
         self._loaded_at = 0.0
         self.tasks: set[asyncio.Future[Any]] = set()
+        self.last_seen: dict[int, datetime] = {}  # account id → its last stored frame (supervision)
+        self.connections: dict[str, int] = {}  # source address → open TCP connections
 
     # --- accounts ---------------------------------------------------------------------------
 
@@ -156,15 +170,21 @@ class Receiver:
 
         async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
             cur = await conn.execute(
-                "SELECT id, account, key_sealed, encryption_required, ahead_s, behind_s FROM arc_receiveraccount "
-                "WHERE central_id = %s AND enabled",
+                "SELECT id, account, key_sealed, encryption_required, ahead_s, behind_s, poll_interval_s "
+                "FROM arc_receiveraccount WHERE central_id = %s AND enabled",
                 [self.central_id],
             )
             rows = await cur.fetchall()
+            if not self.last_seen:
+                cur = await conn.execute(
+                    "SELECT account_id, max(received_at) FROM arc_signal WHERE central_id = %s GROUP BY account_id",
+                    [self.central_id],
+                )
+                self.last_seen.update({a: t for a, t in await cur.fetchall()})
         accounts = {}
-        for id_, number, sealed, required, ahead, behind in rows:
+        for id_, number, sealed, required, ahead, behind, poll in rows:
             key = unseal(bytes(sealed), f"{self.central_id}:{number}") if sealed else None
-            accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind)
+            accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind, poll)
         self.accounts = accounts
         self._loaded_at = time.monotonic()
 
@@ -238,6 +258,7 @@ class Receiver:
             message.timestamp, json.dumps(events), source[:64], transport, digest(account.id, message),
         )  # fmt: skip
         await self.committer.store(row)
+        self.last_seen[account.id] = now
         self._count("ack")
         return sia_dc09.ack(message, key=account.key, now=now)
 
@@ -245,7 +266,13 @@ class Receiver:
 
     async def on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         source = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if self.connections.get(address, 0) >= MAX_CONNECTIONS_PER_SOURCE:
+            self._count("connections_refused")  # one address may not hold every connection
+            writer.close()
+            return
+        self.connections[address] = self.connections.get(address, 0) + 1
         frames = sia_dc09.FrameReader(max_frame=self.max_frame)
         try:
             while True:
@@ -262,9 +289,12 @@ class Receiver:
                         await writer.drain()
         except (ConnectionError, OSError):
             pass
-        except Exception:
+        except Exception:  # one panel's trouble never stops the others
             log.exception("connection from %s", source)
         finally:
+            self.connections[address] -= 1
+            if not self.connections[address]:
+                del self.connections[address]
             writer.close()
 
     def datagram_protocol(self) -> asyncio.DatagramProtocol:
@@ -306,14 +336,91 @@ class Receiver:
             servers.append(transport)
         return servers
 
+    # --- supervision and metrics ---------------------------------------------------------------------
 
-async def run(dsn: str, *, central_id: int, host: str, tcp_ports: list[int], udp_ports: list[int]) -> None:
+    async def supervise(self, now: datetime | None = None) -> int:
+        """Raise a fault for every supervised account silent past its polling interval ("late to test");
+        returns how many were raised. The account's next frame clears it (in the committer)."""
+        now = now or datetime.now(UTC)
+        late = []
+        for account in self.accounts.values():
+            if not account.poll_interval_s:
+                continue
+            seen = self.last_seen.get(account.id)
+            if seen is None or (now - seen).total_seconds() > account.poll_interval_s:
+                late.append((account.id, now, seen))
+        if not late:
+            return 0
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            raised = 0
+            for row in late:
+                result = await conn.execute(
+                    "INSERT INTO arc_supervisionfault (account_id, raised_at, last_seen) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (account_id) WHERE cleared_at IS NULL DO NOTHING",
+                    row,
+                )
+                raised += result.rowcount
+        self.counts["faults_raised"] = self.counts.get("faults_raised", 0) + raised
+        return raised
+
+    def metrics(self) -> str:
+        """Prometheus text: frames by reply, stored events, commits and their time, open connections."""
+        lines = [
+            "# TYPE tocsin_receiver_frames_total counter",
+            *(f'tocsin_receiver_frames_total{{outcome="{k}"}} {v}' for k, v in sorted(self.counts.items())),
+            "# TYPE tocsin_receiver_events_stored_total counter",
+            f"tocsin_receiver_events_stored_total {self.committer.stored}",
+            "# TYPE tocsin_receiver_commits_total counter",
+            f"tocsin_receiver_commits_total {self.committer.commits}",
+            "# TYPE tocsin_receiver_commit_seconds_total counter",
+            f"tocsin_receiver_commit_seconds_total {self.committer.commit_seconds:.6f}",
+            "# TYPE tocsin_receiver_connections gauge",
+            f"tocsin_receiver_connections {sum(self.connections.values())}",
+            "# TYPE tocsin_receiver_accounts gauge",
+            f"tocsin_receiver_accounts {len(self.accounts)}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    async def on_metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A minimal HTTP answer to ``GET /metrics`` (anything else: 404)."""
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5)
+            while (await asyncio.wait_for(reader.readline(), 5)).strip():
+                pass
+            if line.split()[1:2] == [b"/metrics"]:
+                body = self.metrics().encode()
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+            else:
+                body, head = b"not found\n", b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
+            writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+
+async def run(
+    dsn: str,
+    *,
+    central_id: int,
+    host: str,
+    tcp_ports: list[int],
+    udp_ports: list[int],
+    metrics_port: int | None = None,
+) -> None:
     receiver = Receiver(dsn=dsn, central_id=central_id)
     await receiver.serve(host=host, tcp_ports=tcp_ports, udp_ports=udp_ports)
+    if metrics_port is not None:
+        await asyncio.start_server(receiver.on_metrics, host, metrics_port)
     log.info("receiver for central %s on %s tcp=%s udp=%s", central_id, host, tcp_ports, udp_ports)
+    last_refresh = time.monotonic()
     while True:
-        await asyncio.sleep(ACCOUNTS_REFRESH_S)
+        await asyncio.sleep(SUPERVISION_CHECK_S)
         try:
-            await receiver.load_accounts()
+            if time.monotonic() - last_refresh >= ACCOUNTS_REFRESH_S:
+                await receiver.load_accounts()
+                last_refresh = time.monotonic()
+            await receiver.supervise()
         except psycopg.Error as exc:
-            log.warning("accounts not refreshed: %s", exc)
+            log.warning("accounts or supervision not refreshed: %s", exc)
