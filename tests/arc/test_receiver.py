@@ -88,7 +88,8 @@ def _replies(sock: socket.socket, count: int, timeout: float = 5.0) -> list[sia_
     return out
 
 
-def test_kb_13_an_ack_only_for_a_committed_event_and_a_resent_frame_stored_once(receiver):
+def test_an_ack_only_for_a_committed_event_and_a_resent_frame_stored_once(receiver):
+    """Invariant 1 (durable before acknowledged) and 2 (nothing doubled)."""
     with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
         frame = _frame(7)
         sock.sendall(frame)
@@ -238,3 +239,29 @@ def test_metrics_served_over_http(receiver):
                 assert b"tocsin_receiver_accounts 2" in answer
     finally:
         server.close()
+
+
+def test_kb_23_kb_24_what_verification_needs_is_kept_with_the_signal(receiver):
+    """KB-23: detection code (zone), user and time travel with the signal; KB-24: a visual-verification
+    link ([V…]); mobile personal alarms send their position ([X…] [Y…])."""
+    extended = (("X", "E4.3517"), ("Y", "N50.8466"), ("V", "https://video.example/clip/77"))
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(9, data="#1234|Nri2/id12/HA03", extended=extended))
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+    signal = Signal.objects.get()
+    assert [list(x) for x in extended] == signal.extended
+    event = signal.events[0]
+    assert (event["code"], event["zone"], event["area"], event["user"]) == ("HA", "03", "2", "12")
+
+
+def test_a_panel_on_local_time_is_read_in_its_zone(receiver, central_op):
+    services.account_set(actor=as_member(central_op), account="1234", device_tz="Europe/Brussels")
+    asyncio.run_coroutine_threadsafe(receiver.receiver.load_accounts(), receiver.loop).result(10)
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Europe/Brussels")).replace(microsecond=0, tzinfo=UTC)  # wall clock, sent as is
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(_frame(5, timestamp=local))
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+    stored = Signal.objects.get().panel_time
+    assert abs((datetime.now(UTC) - stored).total_seconds()) < 30

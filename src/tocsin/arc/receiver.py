@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -50,6 +51,17 @@ class Account:
     ahead_s: int
     behind_s: int
     poll_interval_s: int | None = None
+    device_tz: str = "UTC"
+
+    def panel_time(self, stamp: datetime) -> datetime:
+        """DC-09 timestamps are UTC; a panel whose clock runs on local time is read in its zone."""
+        if self.device_tz in ("", "UTC"):
+            return stamp
+        try:
+            zone = ZoneInfo(self.device_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            return stamp
+        return stamp.replace(tzinfo=zone).astimezone(UTC)
 
 
 @dataclass
@@ -170,7 +182,7 @@ class Receiver:
 
         async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
             cur = await conn.execute(
-                "SELECT id, account, key_sealed, encryption_required, ahead_s, behind_s, poll_interval_s "
+                "SELECT id, account, key_sealed, encryption_required, ahead_s, behind_s, poll_interval_s, device_tz "
                 "FROM arc_receiveraccount WHERE central_id = %s AND enabled",
                 [self.central_id],
             )
@@ -182,9 +194,9 @@ class Receiver:
                 )
                 self.last_seen.update({a: t for a, t in await cur.fetchall()})
         accounts = {}
-        for id_, number, sealed, required, ahead, behind, poll in rows:
+        for id_, number, sealed, required, ahead, behind, poll, tz in rows:
             key = unseal(bytes(sealed), f"{self.central_id}:{number}") if sealed else None
-            accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind, poll)
+            accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind, poll, tz)
         self.accounts = accounts
         self._loaded_at = time.monotonic()
 
@@ -243,8 +255,9 @@ class Receiver:
         if account.encryption_required and not message.encrypted:
             self._count("nak_plain_refused")
             return sia_dc09.nak(now)
-        if message.timestamp is not None and not sia_dc09.timestamp_ok(
-            message.timestamp, now, ahead_s=account.ahead_s, behind_s=account.behind_s
+        panel_time = account.panel_time(message.timestamp) if message.timestamp is not None else None
+        if panel_time is not None and not sia_dc09.timestamp_ok(
+            panel_time, now, ahead_s=account.ahead_s, behind_s=account.behind_s
         ):
             self._count("nak_timestamp")
             return sia_dc09.nak(now)
@@ -255,7 +268,7 @@ class Receiver:
         row = (
             account.id, account.central_id, now, message.id, message.encrypted, message.sequence,
             message.receiver or "", message.prefix or "", message.data, json.dumps([list(x) for x in message.extended]),
-            message.timestamp, json.dumps(events), source[:64], transport, digest(account.id, message),
+            panel_time, json.dumps(events), source[:64], transport, digest(account.id, message),
         )  # fmt: skip
         await self.committer.store(row)
         self.last_seen[account.id] = now
