@@ -123,3 +123,6 @@ api.add_router("/", billing_router)
 from tocsin.alarms.api import router as alarms_router  # noqa: E402
 
 api.add_router("/", alarms_router)
+from tocsin.arc.api import router as arc_router  # noqa: E402
+
+api.add_router("/", arc_router)
