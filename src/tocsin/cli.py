@@ -235,6 +235,9 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     return 2
 
 
+_DSN_KEYS = ("HOST", "PORT", "USER", "PASSWORD", "NAME")
+
+
 def cmd_receiver(args: argparse.Namespace) -> int:
     """SIA DC-09 over TCP and UDP for one central's panels; an event is committed before its ACK leaves."""
     _use_database()
@@ -252,12 +255,14 @@ def cmd_receiver(args: argparse.Namespace) -> int:
         print(f"tocsin receiver: --central {args.central} is not an alarm central", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO)
-    db = settings.DATABASES["default"]
-    dsn = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    from psycopg.conninfo import make_conninfo
+
+    db = {k: str(v) if v else None for k, v in settings.DATABASES["default"].items() if k in _DSN_KEYS}
+    dsn = make_conninfo(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"])
     try:
         asyncio.run(
             run(dsn, central_id=org.pk, host=args.host, tcp_ports=args.tcp or [], udp_ports=args.udp or [],
-                metrics_port=args.metrics_port)
+                metrics_port=args.metrics_port, metrics_host=args.metrics_host)
         )  # fmt: skip
     except KeyboardInterrupt:
         pass
@@ -489,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--tcp", type=int, action="append", metavar="PORT", help="a TCP port (repeatable)")
     p.add_argument("--udp", type=int, action="append", metavar="PORT", help="a UDP port (repeatable)")
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics at http://HOST:PORT/metrics")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics at http://METRICS_HOST:PORT/metrics")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="where the metrics listen (default: loopback only)")
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")

@@ -199,6 +199,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Sign-in throttling (BA-7.4): after this many failures the account is locked.
 TOCSIN_LOGIN_MAX_FAILURES = env_int("TOCSIN_LOGIN_MAX_FAILURES", 5)
+# The receiver's panel keys are sealed under a key derived from this (default: the platform secret).
+TOCSIN_RECEIVER_KEY_SECRET = env("TOCSIN_RECEIVER_KEY_SECRET", "")
 TOCSIN_LOGIN_LOCK_SECONDS = env_int("TOCSIN_LOGIN_LOCK_SECONDS", 15 * 60)
 TOCSIN_INVITATION_HOURS = env_int("TOCSIN_INVITATION_HOURS", 72)
 # Citizens' sign-up (docs/citizens.md): proof-of-work difficulty, the countries whose numbers may register.

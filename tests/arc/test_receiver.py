@@ -265,3 +265,15 @@ def test_a_panel_on_local_time_is_read_in_its_zone(receiver, central_op):
         assert [r.id for r in _replies(sock, 1)] == ["ACK"]
     stored = Signal.objects.get().panel_time
     assert abs((datetime.now(UTC) - stored).total_seconds()) < 30
+
+
+def test_a_malformed_message_with_a_good_crc_gets_no_answer(receiver):
+    body = b'"SIA-DCS"0001L0#1234[#1234|NBA01'  # the data block never closes
+    malformed = b"\n%04X%04X" % (sia_dc09.crc16(body), len(body)) + body + b"\r"
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(malformed)
+        assert _replies(sock, 1, timeout=1.0) == []
+        sock.sendall(_frame(2))
+        assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+    assert "nak_unknown_account" not in receiver.receiver.counts
+    assert not DiscoveredAccount.objects.exists()

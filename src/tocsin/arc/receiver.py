@@ -11,8 +11,8 @@ timestamp outside the account's window gets NAK (with the receiver's time, never
 message the receiver does not support, or whose content does not parse, gets DUH; everything stored
 gets ACK (encrypted to an encrypted message).
 
-Still to come (issue 8): supervision of polling intervals, Prometheus metrics, a connection cap per
-source address, the SIGKILL durability test and the benchmark against pysiaalarm.
+Also: supervision of polling intervals (a fault when an account is late, cleared by its next frame),
+a cap on connections per source address, idle timeouts, Prometheus metrics (docs/receiver.md).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from psycopg.rows import tuple_row
 
 from tocsin.protocols import sia_dc09
@@ -39,6 +40,7 @@ IDLE_TIMEOUT_S = 120.0
 ACCOUNTS_REFRESH_S = 10.0
 SUPERVISION_CHECK_S = 10.0
 MAX_CONNECTIONS_PER_SOURCE = 32
+NOT_FRAMES = frozenset({"connections_refused", "faults_raised"})
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class Receiver:
         self.tasks: set[asyncio.Future[Any]] = set()
         self.last_seen: dict[int, datetime] = {}  # account id → its last stored frame (supervision)
         self.connections: dict[str, int] = {}  # source address → open TCP connections
+        self.discovered_at: dict[str, float] = {}  # unknown account → when last recorded
 
     # --- accounts ---------------------------------------------------------------------------
 
@@ -195,7 +198,11 @@ class Receiver:
                 self.last_seen.update({a: t for a, t in await cur.fetchall()})
         accounts = {}
         for id_, number, sealed, required, ahead, behind, poll, tz in rows:
-            key = unseal(bytes(sealed), f"{self.central_id}:{number}") if sealed else None
+            try:
+                key = unseal(bytes(sealed), f"{self.central_id}:{number}") if sealed else None
+            except InvalidTag:  # the platform secret changed: this account's encrypted frames get NAK
+                log.error("account %s: its sealed key does not open with this platform secret", number)
+                key = None
             accounts[number] = Account(id_, self.central_id, number, key, required, ahead, behind, poll, tz)
         self.accounts = accounts
         self._loaded_at = time.monotonic()
@@ -209,6 +216,14 @@ class Receiver:
         return self.accounts.get(number)
 
     async def _discovered(self, number: str, source: str) -> None:
+        """Record an unknown account, at most once a minute each (a flood of them costs no database)."""
+        number = number.upper()[:16]
+        last = self.discovered_at.get(number)
+        if last is not None and time.monotonic() - last < 60:
+            return
+        if len(self.discovered_at) > 10_000:
+            self.discovered_at.clear()
+        self.discovered_at[number] = time.monotonic()
         async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
             await conn.execute(
                 "INSERT INTO arc_discoveredaccount (central_id, account, first_seen, last_seen, frames, source) "
@@ -237,6 +252,10 @@ class Receiver:
 
         message = sia_dc09.parse_message(item, key=key_for)
         number = message.account if isinstance(message, sia_dc09.Message) else seen.get("account")
+        if isinstance(message, sia_dc09.FrameError) and number is None:
+            # A frame whose message does not read as far as its account: malformed, like a bad CRC.
+            self._count(f"error_{message.reason}")
+            return sia_dc09.nak(now) if message.reason == "timestamp" else None
         account = self.accounts.get((number or "").upper())
         if account is None:
             account = await self._account(number)  # perhaps added since the last refresh
@@ -380,7 +399,15 @@ class Receiver:
         """Prometheus text: frames by reply, stored events, commits and their time, open connections."""
         lines = [
             "# TYPE tocsin_receiver_frames_total counter",
-            *(f'tocsin_receiver_frames_total{{outcome="{k}"}} {v}' for k, v in sorted(self.counts.items())),
+            *(
+                f'tocsin_receiver_frames_total{{outcome="{k}"}} {v}'
+                for k, v in sorted(self.counts.items())
+                if k not in NOT_FRAMES
+            ),
+            "# TYPE tocsin_receiver_connections_refused_total counter",
+            f"tocsin_receiver_connections_refused_total {self.counts.get('connections_refused', 0)}",
+            "# TYPE tocsin_receiver_faults_raised_total counter",
+            f"tocsin_receiver_faults_raised_total {self.counts.get('faults_raised', 0)}",
             "# TYPE tocsin_receiver_events_stored_total counter",
             f"tocsin_receiver_events_stored_total {self.committer.stored}",
             "# TYPE tocsin_receiver_commits_total counter",
@@ -421,11 +448,12 @@ async def run(
     tcp_ports: list[int],
     udp_ports: list[int],
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     receiver = Receiver(dsn=dsn, central_id=central_id)
     await receiver.serve(host=host, tcp_ports=tcp_ports, udp_ports=udp_ports)
     if metrics_port is not None:
-        await asyncio.start_server(receiver.on_metrics, host, metrics_port)
+        await asyncio.start_server(receiver.on_metrics, metrics_host, metrics_port)
     log.info("receiver for central %s on %s tcp=%s udp=%s", central_id, host, tcp_ports, udp_ports)
     last_refresh = time.monotonic()
     while True:
@@ -435,5 +463,5 @@ async def run(
                 await receiver.load_accounts()
                 last_refresh = time.monotonic()
             await receiver.supervise()
-        except psycopg.Error as exc:
+        except Exception as exc:  # noqa: BLE001 — the database away a moment: frames keep being answered
             log.warning("accounts or supervision not refreshed: %s", exc)

@@ -2,8 +2,11 @@
 
 A central's administrators and operators configure the accounts of the panels they watch: the account
 number a panel sends, the registry's alarm system it belongs to (KB-7-ARC), its AES key (sealed at rest
-with AES-GCM under a key derived from the platform's secret, or ``TOCSIN_RECEIVER_KEY_SECRET``), its
+with AES-GCM), its
 timestamp window and its supervision interval; and the detection code of each zone (KB-14).
+
+The sealing key is derived from ``TOCSIN_RECEIVER_KEY_SECRET`` when set, else from the platform's
+secret (``TOCSIN_SECRET_KEY``): changing it makes the stored keys unreadable (set them again).
 """
 
 from __future__ import annotations
