@@ -309,7 +309,8 @@ class Receiver:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT_S)
+                    async with asyncio.timeout(IDLE_TIMEOUT_S):  # no task per read, unlike wait_for
+                        data = await reader.read(4096)
                 except TimeoutError:
                     break
                 if not data:

@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -248,12 +249,18 @@ def parse_key(text: str, *, hex: bool | None = None) -> bytes:
 _PAD_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+# Each random byte mapped onto the alphabet (one system call for the whole pad, not one a character).
+_PAD_TABLE = bytes(_PAD_ALPHABET[i % len(_PAD_ALPHABET)] for i in range(256))
+
+
 def random_pad(n: int) -> bytes:
     """Default padding: random printable characters, never ``|``, ``[`` nor ``]``."""
-    return bytes(secrets.choice(_PAD_ALPHABET) for _ in range(n))
+    return secrets.token_bytes(n).translate(_PAD_TABLE)
 
 
+@lru_cache(maxsize=4096)
 def _cipher(key: bytes) -> Cipher[modes.CBC]:
+    """One cipher object per key (each use takes a fresh encryptor or decryptor from it)."""
     return Cipher(algorithms.AES(key), modes.CBC(bytes(16)))
 
 
