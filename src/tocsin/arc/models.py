@@ -26,6 +26,9 @@ class ReceiverAccount(models.Model):
     device_tz = models.CharField(max_length=64, default="UTC")
     # Supervision: a NULL message or a periodic test expected at least this often (None: not supervised).
     poll_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    # The last frame any copy of the receiver stored for this account (written by each copy every few
+    # seconds): supervision reads it, so several receivers sharing the panels agree on who is late.
+    last_seen = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
