@@ -262,7 +262,8 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             run(dsn, central_id=org.pk, host=args.host, tcp_ports=args.tcp or [], udp_ports=args.udp or [],
-                metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+                metrics_port=args.metrics_port, metrics_host=args.metrics_host, discover=not args.no_discover,
+                reuse_port=args.reuse_port)
         )  # fmt: skip
     except KeyboardInterrupt:
         pass
@@ -496,6 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--udp", type=int, action="append", metavar="PORT", help="a UDP port (repeatable)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics at http://METRICS_HOST:PORT/metrics")
     p.add_argument("--metrics-host", default="127.0.0.1", help="where the metrics listen (default: loopback only)")
+    p.add_argument(
+        "--no-discover",
+        action="store_true",
+        help="do not record unknown accounts for the central to claim (they still get NAK, counted)",
+    )
+    p.add_argument("--reuse-port", action="store_true",
+                   help="share the ports with other copies of the receiver on this machine (SO_REUSEPORT)")  # fmt: skip
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")

@@ -17,7 +17,7 @@ from tests.conftest import database_url_for_tests
 from tocsin.alarms.services import as_member
 from tocsin.arc import services
 from tocsin.arc.models import DiscoveredAccount, Signal
-from tocsin.arc.receiver import Receiver
+from tocsin.arc.receiver import SUPERVISION_GRACE_S, Receiver
 from tocsin.protocols import sia_dc09
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -181,7 +181,7 @@ def test_supervision_raises_late_to_test_and_the_next_frame_clears_it(receiver, 
     with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
         sock.sendall(sia_dc09.build_frame("NULL", 1, "1234", "", timestamp=_now()))
         assert [r.id for r in _replies(sock, 1)] == ["ACK"]
-        later = datetime.now(UTC) + timedelta(seconds=301)
+        later = datetime.now(UTC) + timedelta(seconds=300 + SUPERVISION_GRACE_S + 1)
         assert asyncio.run_coroutine_threadsafe(run.supervise(later), receiver.loop).result(10) == 1
         assert asyncio.run_coroutine_threadsafe(run.supervise(later), receiver.loop).result(10) == 0  # once
         fault = SupervisionFault.objects.get()
@@ -277,3 +277,95 @@ def test_a_malformed_message_with_a_good_crc_gets_no_answer(receiver):
         assert [r.id for r in _replies(sock, 1)] == ["ACK"]
     assert "nak_unknown_account" not in receiver.receiver.counts
     assert not DiscoveredAccount.objects.exists()
+
+
+def _call(running: Running, coroutine):  # type: ignore[no-untyped-def]
+    return asyncio.run_coroutine_threadsafe(coroutine, running.loop).result(10)
+
+
+def test_supervision_is_shared_by_two_receivers_watching_the_same_panels(receiver, central_op, central):
+    """A panel polling only through the backup receiver is not late for the primary; a fault one copy
+    raised is cleared by a frame the other copy stored."""
+    from tocsin.arc.models import ReceiverAccount, SupervisionFault
+
+    services.account_set(actor=as_member(central_op), account="1234", poll_interval_s=300)
+    backup = Running(Receiver(dsn=database_url_for_tests(), central_id=central.pk))
+    try:
+        _call(receiver, receiver.receiver.load_accounts())
+        with socket.create_connection(("127.0.0.1", backup.tcp_port)) as sock:
+            sock.sendall(sia_dc09.build_frame("NULL", 1, "1234", "", timestamp=_now()))
+            assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+        _call(backup, backup.receiver.share_seen())
+        assert ReceiverAccount.objects.get(account="1234").last_seen is not None
+        soon = datetime.now(UTC) + timedelta(seconds=250)
+        assert _call(receiver, receiver.receiver.supervise(soon)) == 0  # the backup heard it: not late
+        later = datetime.now(UTC) + timedelta(seconds=300 + SUPERVISION_GRACE_S + 1)
+        assert _call(receiver, receiver.receiver.supervise(later)) == 1
+        assert _call(backup, backup.receiver.supervise(later)) == 0  # one fault, not two
+        _call(backup, backup.receiver.load_accounts())  # the backup learns of the open fault
+        with socket.create_connection(("127.0.0.1", backup.tcp_port)) as sock:
+            sock.sendall(_frame(2))
+            assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+        assert SupervisionFault.objects.get().cleared_at is not None
+    finally:
+        backup.stop()
+
+
+def test_a_fault_is_cleared_by_a_frame_the_other_copy_shares_later(receiver, central_op, central):
+    from tocsin.arc.models import SupervisionFault
+
+    services.account_set(actor=as_member(central_op), account="1234", poll_interval_s=300)
+    _call(receiver, receiver.receiver.load_accounts())
+    later = datetime.now(UTC) + timedelta(seconds=300 + SUPERVISION_GRACE_S + 1)
+    assert _call(receiver, receiver.receiver.supervise(later)) == 1  # never heard since it was set up
+    backup = Running(Receiver(dsn=database_url_for_tests(), central_id=central.pk))
+    try:
+        backup.receiver.committer.open_faults.clear()  # as if it loaded its accounts before the fault
+        with socket.create_connection(("127.0.0.1", backup.tcp_port)) as sock:
+            sock.sendall(_frame(3))
+            assert [r.id for r in _replies(sock, 1)] == ["ACK"]
+        assert SupervisionFault.objects.get().cleared_at is None
+        _call(backup, backup.receiver.share_seen())
+        assert SupervisionFault.objects.get().cleared_at is not None
+    finally:
+        backup.stop()
+
+
+def test_unknown_accounts_not_recorded_when_discovery_is_off(central_op, central):
+    running = Running(Receiver(dsn=database_url_for_tests(), central_id=central.pk, discover=False))
+    try:
+        with socket.create_connection(("127.0.0.1", running.tcp_port)) as sock:
+            sock.sendall(_frame(1, account="9999", data="#9999|NBA01"))
+            assert [r.id for r in _replies(sock, 1)] == ["NAK"]
+        assert running.receiver.counts["nak_unknown_account"] == 1
+        assert not DiscoveredAccount.objects.exists()
+    finally:
+        running.stop()
+
+
+def test_many_frames_in_one_write_are_answered_in_order(receiver):
+    """A panel sending faster than it reads: every frame answered, in the order sent, the NAK of a stale
+    frame in its place between ACKs that waited for their commit."""
+    stale = _now() - timedelta(minutes=5)
+    frames = [_frame(n, data=f"#1234|NBA{n % 100:02d}", timestamp=stale if n == 150 else _now()) for n in range(300)]
+    with socket.create_connection(("127.0.0.1", receiver.tcp_port)) as sock:
+        sock.sendall(b"".join(frames))
+        replies = _replies(sock, 300, timeout=20)
+    assert [r.sequence for r in replies if r.id == "ACK"] == [f"{n:04d}" for n in range(300) if n != 150]
+    assert [i for i, r in enumerate(replies) if r.id == "NAK"] == [150]
+    assert Signal.objects.count() == 299
+
+
+def test_an_idle_connection_is_closed(central_op, central, monkeypatch):
+    from tocsin.arc import receiver as module
+
+    monkeypatch.setattr(module, "IDLE_TIMEOUT_S", 0.4)
+    running = Running(Receiver(dsn=database_url_for_tests(), central_id=central.pk))
+    try:
+        with socket.create_connection(("127.0.0.1", running.tcp_port)) as sock:
+            sock.settimeout(5)
+            assert sock.recv(100) == b""  # closed by the receiver, not by the test's timeout
+        assert running.receiver.counts["closed_idle"] == 1
+        assert "tocsin_receiver_connections_closed_idle_total 1" in running.receiver.metrics()
+    finally:
+        running.stop()

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -102,13 +104,33 @@ def _make_crc_table() -> tuple[int, ...]:
 _CRC_TABLE = _make_crc_table()
 
 
+def _make_crc_table16() -> tuple[int, ...]:
+    """The register after two bytes: for a 16-bit reflected CRC it depends only on (crc ^ the two
+    bytes read little-endian), so one lookup does the work of two."""
+    t = _CRC_TABLE
+    return tuple((t[x & 0xFF] >> 8) ^ t[((x >> 8) ^ t[x & 0xFF]) & 0xFF] for x in range(0x10000))
+
+
+_CRC_TABLE16 = _make_crc_table16()
+
+
 def crc16(data: bytes) -> int:
-    """CRC-16/ARC (poly 0x8005 reflected, init 0, no final xor), table-driven."""
+    """CRC-16/ARC (poly 0x8005 reflected, init 0, no final xor), table-driven two bytes a step."""
     crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    table = _CRC_TABLE16
+    even = len(data) & ~1
+    for word in memoryview(data[:even]).cast("B").cast("H") if _LITTLE else _words(data[:even]):
+        crc = table[crc ^ word]
+    if even != len(data):
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ data[-1]) & 0xFF]
     return crc
+
+
+_LITTLE = sys.byteorder == "little"
+
+
+def _words(data: bytes) -> Iterable[int]:
+    return (data[i] | data[i + 1] << 8 for i in range(0, len(data), 2))
 
 
 # ----------------------------------------------------------------------------------------- framing
@@ -246,6 +268,7 @@ def parse_key(text: str, *, hex: bool | None = None) -> bytes:
     return text.encode("ascii")
 
 
+_HEX_TEXT = re.compile(r"[0-9A-Fa-f]+")
 _PAD_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -258,10 +281,44 @@ def random_pad(n: int) -> bytes:
     return secrets.token_bytes(n).translate(_PAD_TABLE)
 
 
-@lru_cache(maxsize=4096)
-def _cipher(key: bytes) -> Cipher[modes.CBC]:
-    """One cipher object per key (each use takes a fresh encryptor or decryptor from it)."""
-    return Cipher(algorithms.AES(key), modes.CBC(bytes(16)))
+class _Blocks(threading.local):
+    """Per thread, per key: one ECB encryptor and decryptor, reused for every message. CBC with the
+    zero IV is done on top of them (a block chained by XOR), which saves making a cipher context for
+    each message (most of the cost of a short one)."""
+
+    def __init__(self) -> None:
+        self.contexts: dict[bytes, tuple[Any, Any]] = {}
+
+    def get(self, key: bytes) -> tuple[Any, Any]:
+        pair = self.contexts.get(key)
+        if pair is None:
+            if len(self.contexts) >= 4096:
+                self.contexts.clear()
+            cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 — the blocks of CBC, chained below
+            pair = self.contexts[key] = (cipher.encryptor(), cipher.decryptor())
+        return pair
+
+
+_BLOCKS = _Blocks()
+
+
+def _cbc_encrypt(key: bytes, plain: bytes) -> bytes:
+    """AES-CBC with the zero IV over whole blocks."""
+    ecb = _BLOCKS.get(key)[0]
+    out = []
+    prev = 0
+    for i in range(0, len(plain), 16):
+        block = ecb.update((int.from_bytes(plain[i : i + 16]) ^ prev).to_bytes(16))
+        prev = int.from_bytes(block)
+        out.append(block)
+    return b"".join(out)
+
+
+def _cbc_decrypt(key: bytes, ciphertext: bytes) -> bytes:
+    """AES-CBC with the zero IV: every block decrypted at once, then XORed with the block before it."""
+    raw = _BLOCKS.get(key)[1].update(ciphertext)
+    chained = int.from_bytes(raw) ^ int.from_bytes(ciphertext[:-16])  # IV (zero) + every block but the last
+    return chained.to_bytes(len(ciphertext))
 
 
 def encrypt(plain: str, key: bytes, pad: Callable[[int], bytes] | None = None) -> str:
@@ -271,18 +328,18 @@ def encrypt(plain: str, key: bytes, pad: Callable[[int], bytes] | None = None) -
     padding = (pad or random_pad)(n)
     if len(padding) != n or b"|" in padding:
         raise ValueError("pad must return exactly the requested number of bytes, none of them '|'")
-    enc = _cipher(key).encryptor()
-    return (enc.update(padding + body) + enc.finalize()).hex().upper()
+    if len(key) not in (16, 24, 32):
+        raise ValueError("an AES key is 128, 192 or 256 bits")
+    return _cbc_encrypt(key, padding + body).hex().upper()
 
 
 def decrypt(ciphertext_hex: str, key: bytes) -> str | FrameError:
     """The plaintext after the padding (``data]ext…timestamp``), or a FrameError."""
-    if len(ciphertext_hex) % 32 or not ciphertext_hex or not re.fullmatch(r"[0-9A-Fa-f]+", ciphertext_hex):
+    if len(ciphertext_hex) % 32 or not ciphertext_hex or not _HEX_TEXT.fullmatch(ciphertext_hex):
         return FrameError(FORMAT, "encrypted block is not whole AES blocks in hex")
     if len(key) not in (16, 24, 32):
         return FrameError(NO_KEY, "key is not 128, 192 or 256 bits")
-    dec = _cipher(key).decryptor()
-    plain = (dec.update(bytes.fromhex(ciphertext_hex)) + dec.finalize()).decode("latin-1")
+    plain = _cbc_decrypt(key, bytes.fromhex(ciphertext_hex)).decode("latin-1")
     bar = plain.find("|")  # the padding never holds a '|', so the first one ends it
     if bar >= 0:
         return plain[bar + 1 :]
@@ -353,6 +410,13 @@ def parse_message(message: Frame | bytes, *, key: KeySource = None) -> Message |
     )
 
 
+def account_of(message: Frame | bytes) -> str | None:
+    """The account a message names in its (never encrypted) header, or None."""
+    raw = message.message if isinstance(message, Frame) else message
+    head = _HEADER.match(raw.decode("latin-1"))
+    return head.group(6) if head else None
+
+
 def parse_timestamp(text: str) -> datetime | None:
     """``_HH:MM:SS,MM-DD-YYYY`` (UTC per the standard) or None."""
     match = _TIMESTAMP.fullmatch(text)
@@ -366,9 +430,10 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def format_timestamp(ts: datetime) -> str:
-    if ts.tzinfo is not None:
+    """``_HH:MM:SS,MM-DD-YYYY`` in UTC (a naive time is taken as UTC)."""
+    if ts.tzinfo is not None and ts.utcoffset():
         ts = ts.astimezone(UTC)
-    return ts.strftime(TIMESTAMP_FORMAT)
+    return f"_{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d},{ts.month:02d}-{ts.day:02d}-{ts.year:04d}"
 
 
 def timestamp_ok(ts: datetime, now: datetime, *, ahead_s: float = 20, behind_s: float = 40) -> bool:
@@ -473,17 +538,28 @@ def _reply(
         if key is None:
             raise ValueError(f"the reply to an encrypted message needs its key ({id_})")
         now = now or datetime.now(UTC)
-    return build_frame(
-        id_,
-        msg.sequence,
-        msg.account,
-        data,
-        receiver=msg.receiver,
-        prefix=msg.prefix,
-        timestamp=now,
-        key=key if encrypted else None,
-        pad=pad,
-    )
+    if data:  # content of our own making (RSP): checked like any message's
+        return build_frame(
+            id_,
+            msg.sequence,
+            msg.account,
+            data,
+            receiver=msg.receiver,
+            prefix=msg.prefix,
+            timestamp=now,
+            key=key if encrypted else None,
+            pad=pad,
+        )
+    # The fields echoed come from a parsed message (already checked): the header is written as is.
+    receiver = "" if msg.receiver is None else "R" + msg.receiver
+    account = "" if msg.account is None else "#" + msg.account
+    ts = format_timestamp(now) if now is not None else ""
+    if encrypted:
+        assert key is not None
+        body = f'"*{id_}"{msg.sequence}{receiver}L{msg.prefix}{account}[{encrypt("]" + ts, key, pad)}'
+    else:
+        body = f'"{id_}"{msg.sequence}{receiver}L{msg.prefix}{account}[]{ts}'
+    return frame(body.encode("ascii"))
 
 
 def ack(
