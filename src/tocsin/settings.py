@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "tocsin.billing",
     "tocsin.alarms",
     "tocsin.arc",
+    "tocsin.emergency",
     "tocsin.web",
 ]
 

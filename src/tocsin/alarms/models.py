@@ -112,6 +112,9 @@ class AlarmSystem(models.Model):
     installer = models.CharField(_("installing security company"), max_length=200, blank=True)
     access_code_handed = models.BooleanField(default=False)  # KB-5 / KB-26
     visual_verification = models.BooleanField(default=False)  # KB-24
+    # KB-11 exception: a system in a police station or the National Bank may signal the emergency number
+    # directly (set by the registry administration only).
+    direct_signal_exception = models.BooleanField(default=False, db_default=False)
     components_safe = models.BooleanField(default=True)  # KB-9
     contacts = models.JSONField(default=list)  # [{name, phone, has_access, knows_system}]
     # Only for a system a central manages (KB-7-ARC).

@@ -89,10 +89,15 @@ class Signal(models.Model):
     source = models.CharField(max_length=64, blank=True)
     transport = models.CharField(max_length=3)  # tcp, udp
     digest = models.CharField(max_length=64)
+    # Not yet read into alarm cases (issue 9): the case builder takes these, in order, and sets it false.
+    pending = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "digest"], name="arc_signal_once")]
-        indexes = [models.Index(fields=["account", "-received_at"], name="arc_signal_recent")]
+        indexes = [
+            models.Index(fields=["account", "-received_at"], name="arc_signal_recent"),
+            models.Index(fields=["id"], condition=models.Q(pending=True), name="arc_signal_pending"),
+        ]
 
 
 class SupervisionFault(models.Model):
@@ -103,10 +108,195 @@ class SupervisionFault(models.Model):
     raised_at = models.DateTimeField()
     last_seen = models.DateTimeField(null=True, blank=True)  # the account's last frame before the fault
     cleared_at = models.DateTimeField(null=True, blank=True)
+    cased = models.BooleanField(default=False, db_default=False)  # read into an alarm case (issue 9)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["account"], condition=models.Q(cleared_at__isnull=True), name="arc_one_open_fault"
             )
+        ]
+
+
+# ------------------------------------------------------------------------------------------ issue 9
+
+
+class VerificationMethod(models.Model):
+    """A verification method approved by ministerial decision (KB-13, KB-23), kept by the registry
+    administration; its code is the verification code a notification states (KB-14)."""
+
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=200)
+    goods = models.BooleanField(default=True)  # approved for goods alarms
+    personal = models.BooleanField(default=True)  # approved for personal alarms
+    active = models.BooleanField(default=True)
+    decision = models.CharField(max_length=200, blank=True)  # the ministerial decision approving it
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class DirectNumber(models.Model):
+    """KB-10: a direct emergency number the minister gave a central or internal alarm service; its
+    structured notifications arrive at the emergency centre named here."""
+
+    central = models.OneToOneField("organisations.Organisation", on_delete=models.CASCADE, related_name="direct_number")
+    number = models.CharField(max_length=20)
+    emergency_centre = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=200, blank=True)
+    assigned_at = models.DateTimeField(default=timezone.now)
+    assigned_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+
+
+class AlarmCase(models.Model):
+    """An alarm for the operators: the events of one account and kind, from the first until it is closed.
+    A second zone of the same system joins the open case (sequential detection)."""
+
+    OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
+
+    central = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(ReceiverAccount, on_delete=models.PROTECT, related_name="cases")
+    system = models.ForeignKey(
+        "alarms.AlarmSystem", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    category = models.CharField(max_length=12)  # tocsin.arc.domain.Category
+    priority = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    state = models.CharField(max_length=8, default=OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    first_signal_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    events = models.PositiveIntegerField(default=0)
+    restored = models.BooleanField(default=False)  # every alarm in it has been restored
+    claimed_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    close_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "category"], condition=~models.Q(state="closed"), name="arc_one_open_case"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["central", "priority", "opened_at"], condition=~models.Q(state="closed"), name="arc_queue"
+            ),
+            models.Index(fields=["central", "-updated_at"], name="arc_case_changed"),
+        ]
+
+
+class CaseEvent(models.Model):
+    case = models.ForeignKey(AlarmCase, on_delete=models.CASCADE, related_name="case_events")
+    signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    code = models.CharField(max_length=8)
+    zone = models.CharField(max_length=8, blank=True)
+    family = models.CharField(max_length=8, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    detection_code = models.CharField(max_length=40, blank=True)  # KB-14, from the zone map
+    zone_label = models.CharField(max_length=200, blank=True)
+    restore = models.BooleanField(default=False)  # this event is a restore
+    restored_at = models.DateTimeField(null=True, blank=True)  # this alarm was restored then
+
+
+class CaseStep(models.Model):
+    """One step of the case's action plan: done, or skipped with a reason."""
+
+    case = models.ForeignKey(AlarmCase, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(max_length=20)
+    position = models.PositiveSmallIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    skipped_reason = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "step"], name="arc_step_once")]
+
+
+class CaseCall(models.Model):
+    """A call the operator made for the case: to the user, a contact person or the emergency number."""
+
+    case = models.ForeignKey(AlarmCase, on_delete=models.CASCADE, related_name="calls")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    callee = models.CharField(max_length=20)  # user, contact, emergency, fire_service, technician
+    name = models.CharField(max_length=200, blank=True)
+    number = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=20)  # reached, no_answer, busy, voicemail, wrong_number
+    note = models.CharField(max_length=2000, blank=True)
+
+
+class CaseVerification(models.Model):
+    case = models.ForeignKey(AlarmCase, on_delete=models.CASCADE, related_name="verifications")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    method = models.ForeignKey(VerificationMethod, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16)  # tocsin.arc.domain.Outcome
+    finding = models.CharField(max_length=16, blank=True)  # tocsin.arc.domain.Finding
+    note = models.CharField(max_length=2000, blank=True)
+
+
+class CaseLog(models.Model):
+    """The case's history as the operators read it (who did what, when)."""
+
+    case = models.ForeignKey(AlarmCase, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey("organisations.User", null=True, on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(max_length=40)
+    data = models.JSONField(default=dict)
+
+
+class Notification(models.Model):
+    """An alarm notification (alarmmelding) from a central to the emergency number: by phone, as a
+    real-time conversation the operator records (KB-12), or structured to the desk through the
+    central's direct emergency number (KB-10)."""
+
+    SENT, ACKNOWLEDGED, DISPATCHED, CLOSED = "sent", "acknowledged", "dispatched", "closed"
+
+    case = models.ForeignKey(AlarmCase, on_delete=models.PROTECT, related_name="notifications")
+    central = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="+")
+    emergency_centre = models.ForeignKey(
+        "organisations.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    system = models.ForeignKey("alarms.AlarmSystem", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8)  # goods, personal
+    channel = models.CharField(max_length=8)  # tocsin.arc.domain.Channel
+    items = models.JSONField(default=dict)  # KB-14 / KB-23, in the law's words
+    extra = models.JSONField(default=dict)  # site, zones, position, images link, contacts
+    missing = models.JSONField(default=list)  # KB-16: what the law's items lack
+    delayed = models.BooleanField(default=False)  # KB-16: for delayed handling at the desk
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    first_signal_at = models.DateTimeField()
+    # KB-12: the phone call's time, the emergency operator's name and the outcome, as recorded.
+    call_at = models.DateTimeField(null=True, blank=True)
+    call_with = models.CharField(max_length=200, blank=True)
+    call_outcome = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=14, default=SENT)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_note = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=24, blank=True)  # tocsin.arc.domain.DeskOutcome
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    entered = models.BooleanField(default=False)
+    entry_consent_by = models.CharField(max_length=200, blank=True)  # KB-19
+    outcome_note = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["emergency_centre", "state", "-created_at"], name="arc_desk_queue"),
+            models.Index(fields=["central", "-created_at"], name="arc_notif_central"),
         ]
