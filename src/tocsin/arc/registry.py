@@ -113,3 +113,12 @@ def direct_signal_exception_set(*, actor: Actor, reference: str, allowed: bool) 
         audit_record(action="arc.direct_signal_exception", actor=member, organisation_id=member.organisation_id,
                      object_type="alarm_system", object_id=system.reference, data={"allowed": allowed})  # fmt: skip
     return system
+
+
+def ensure_default_methods() -> None:
+    """The methods a new platform starts with (``DEFAULT_METHODS``), added where missing (idempotent)."""
+    from tocsin.arc.domain import DEFAULT_METHODS
+
+    for code, name, goods, personal in DEFAULT_METHODS:
+        VerificationMethod.objects.get_or_create(code=code, defaults={"name": name, "goods": goods,
+                                                                      "personal": personal})  # fmt: skip
