@@ -270,6 +270,27 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cases(args: argparse.Namespace) -> int:
+    """The case builder: received signals and supervision faults into the operators' alarm cases."""
+    _use_database()
+    import logging
+
+    from tocsin.arc.cases import build_cases, run_forever
+
+    if args.once:
+        total = 0
+        while read := build_cases():
+            total += read
+        print(f"read={total}")
+        return 0
+    logging.basicConfig(level=logging.INFO)
+    try:
+        run_forever(interval_s=args.interval)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_partner(args: argparse.Namespace) -> int:
     """Partners that receive every actual alert's CAP document (docs/broadcast.md)."""
     _use_database()
@@ -504,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reuse-port", action="store_true",
                    help="share the ports with other copies of the receiver on this machine (SO_REUSEPORT)")  # fmt: skip
+    p = add("cases", cmd_cases, "The case builder: received alarm signals into the operators' alarm cases.")
+    p.add_argument("--once", action="store_true", help="read what is waiting, then stop")
+    p.add_argument("--interval", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")

@@ -229,6 +229,7 @@ def run_demo(*, host: str, port: int) -> int:
     children = {
         "web": subprocess.Popen([*tocsin, "web", "--host", host, "--port", str(port)], env=env),
         "worker": subprocess.Popen([*tocsin, "worker"], env=env),
+        "cases": subprocess.Popen([*tocsin, "cases"], env=env),
     }
     if mail_dir is not None and not _port_free(DEMO_MAILBOX_PORT):
         print(f"Port {DEMO_MAILBOX_PORT} is taken: the demo mailbox does not start (e-mail stays queued).", flush=True)
