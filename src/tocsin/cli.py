@@ -270,6 +270,55 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_panel(args: argparse.Namespace) -> int:
+    """A simulated alarm panel: send events (or polls) to a receiver and print its answers."""
+    from tocsin.arc.panel import event_frame, poll_frame, send
+    from tocsin.protocols import sia_dc09
+
+    try:
+        key = sia_dc09.parse_key(args.key) if args.key else None
+    except ValueError as exc:
+        print(f"tocsin panel: --key: {exc}", file=sys.stderr)
+        return 2
+    extended = []
+    for item in args.extended or []:
+        letter, _, value = item.partition("=")
+        if len(letter) != 1 or not letter.isalpha():
+            print(f"tocsin panel: --extended {item!r}: give LETTER=VALUE, e.g. V=https://…", file=sys.stderr)
+            return 2
+        extended.append((letter.upper(), value))
+    frames = []
+    for n in range(args.count):
+        sequence = (args.sequence + n) % 10_000
+        if args.poll:
+            frames.append(poll_frame(account=args.account, sequence=sequence, key=key))
+        else:
+            try:
+                frames.append(event_frame(account=args.account, code=args.code, zone=args.zone, sequence=sequence,
+                                          key=key, contact_id=args.code.isdigit(), qualifier=3 if args.restore else 1,
+                                          extended=extended))  # fmt: skip
+            except ValueError as exc:
+                print(f"tocsin panel: {exc}", file=sys.stderr)
+                return 2
+    try:
+        answers = send(frames, host=args.host, port=args.port, udp=args.udp, key=key, timeout=args.timeout)
+    except OSError as exc:
+        print(f"tocsin panel: cannot reach {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    worst = 0
+    for answer in answers:
+        reply = answer.reply
+        if reply is None:
+            text, worst = "no answer", 1
+        elif isinstance(reply, sia_dc09.FrameError):
+            text, worst = f"unreadable answer ({reply.reason})", 1
+        else:
+            text = f"{reply.id} {reply.sequence}" + (" encrypted" if reply.encrypted else "")
+            worst = max(worst, 0 if reply.id == "ACK" else 1)
+        print(f"{answer.sent[10:60].decode('latin-1')}… → {text} in {answer.seconds * 1000:.0f} ms")
+    return worst
+
+
 def cmd_cases(args: argparse.Namespace) -> int:
     """The case builder: received signals and supervision faults into the operators' alarm cases."""
     _use_database()
@@ -525,6 +574,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reuse-port", action="store_true",
                    help="share the ports with other copies of the receiver on this machine (SO_REUSEPORT)")  # fmt: skip
+    p = add("panel", cmd_panel, "A simulated alarm panel: send SIA DC-09 events or polls to a receiver.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--udp", action="store_true", help="UDP instead of TCP")
+    p.add_argument("--account", required=True, help="the account number the panel sends (hex)")
+    p.add_argument("--key", help="the account's AES key (hex or the ASCII text): the encrypted message forms")
+    p.add_argument("--code", default="BA", help="SIA code (BA, FA, PA…) or Contact ID code (130, 110, 120…)")
+    p.add_argument("--zone", default="1", help="zone number (default 1)")
+    p.add_argument("--restore", action="store_true", help="Contact ID: qualifier 3 (restore)")
+    p.add_argument("--poll", action="store_true", help="send NULL polls instead of events")
+    p.add_argument("--extended", action="append", metavar="L=VALUE",
+                   help="extended data, e.g. V=https://cam/clip (KB-24) or X=E4.35 Y=N50.84 (repeatable)")  # fmt: skip
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--sequence", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=5.0)
     p = add("cases", cmd_cases, "The case builder: received alarm signals into the operators' alarm cases.")
     p.add_argument("--once", action="store_true", help="read what is waiting, then stop")
     p.add_argument("--interval", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")

@@ -147,6 +147,40 @@ def load_demo_alarms(count: int = 500) -> bool:
     return True
 
 
+DEMO_RECEIVER_PORT = 9009
+DEMO_ACCOUNTS = 10
+
+
+def load_demo_receiver() -> int | None:
+    """The demo central's receiver accounts (1001…1010, the first ten demo systems, zones 1-4 with detection
+    codes), its direct emergency number to the demo emergency centre, the approved verification methods;
+    once. Returns the central's id (None: no demo central)."""
+    from tocsin.alarms.models import AlarmSystem
+    from tocsin.alarms.services import as_member
+    from tocsin.arc import registry as arc_registry
+    from tocsin.arc import services as arc_services
+    from tocsin.arc.models import ReceiverAccount
+    from tocsin.organisations.models import User
+
+    central = User.objects.filter(email=DEMO_USERS[4][1]).first()
+    registry = User.objects.filter(email=DEMO_USERS[5][1]).first()
+    desk = User.objects.filter(email=DEMO_USERS[6][1]).first()
+    if central is None or registry is None or desk is None:
+        return None
+    arc_registry.ensure_default_methods()
+    if not ReceiverAccount.objects.filter(central_id=central.organisation_id).exists():
+        systems = AlarmSystem.objects.filter(central_id=central.organisation_id).order_by("pk")[:DEMO_ACCOUNTS]
+        for n, system in enumerate(systems):
+            account = f"{1001 + n}"
+            arc_services.account_set(actor=as_member(central), account=account, system_reference=system.reference)
+            for zone, place in enumerate(("front door", "hall", "kitchen", "garage"), start=1):
+                arc_services.zone_set(actor=as_member(central), account=account, zone=str(zone),
+                                      detection_code=f"D{n + 1:02d}-{zone:02d}", label=place)  # fmt: skip
+        arc_registry.direct_number_set(actor=as_member(registry), central_id=central.organisation_id,
+                                       number="0800 00 101", emergency_centre_id=desk.organisation_id)  # fmt: skip
+    return central.organisation_id
+
+
 DEMO_MAILBOX_PORT = 8025
 
 
@@ -224,6 +258,7 @@ def run_demo(*, host: str, port: int) -> int:
         )
     if load_demo_alarms():
         print("500 alarm systems registered by the demo alarm central.", flush=True)
+    central_id = load_demo_receiver()
     mail_dir = demo_mailbox_gateway()
     tocsin = [sys.executable, "-m", "tocsin.cli"]
     children = {
@@ -231,6 +266,14 @@ def run_demo(*, host: str, port: int) -> int:
         "worker": subprocess.Popen([*tocsin, "worker"], env=env),
         "cases": subprocess.Popen([*tocsin, "cases"], env=env),
     }
+    if central_id is not None and _port_free(DEMO_RECEIVER_PORT):
+        children["receiver"] = subprocess.Popen(
+            [*tocsin, "receiver", "--central", str(central_id), "--tcp", str(DEMO_RECEIVER_PORT),
+             "--udp", str(DEMO_RECEIVER_PORT)],
+            env=env,
+        )  # fmt: skip
+    elif central_id is not None:
+        print(f"Port {DEMO_RECEIVER_PORT} is taken: the demo alarm receiver does not start.", flush=True)
     if mail_dir is not None and not _port_free(DEMO_MAILBOX_PORT):
         print(f"Port {DEMO_MAILBOX_PORT} is taken: the demo mailbox does not start (e-mail stays queued).", flush=True)
         mail_dir = None
@@ -292,6 +335,8 @@ def _print_banner(host: str, port: int) -> None:
         "  (or add the key from var/demo/logins.json to an authenticator app)",
         "  E-mail sent through the delivery engine (citizens' codes, sign-in links) lands in var/demo-mail/.",
         "  Citizens sign up at /citizen/ (e-mail works in the demo; SMS needs a gateway: docs/delivery.md).",
+        "  An alarm from a simulated panel (the central's console at /arc/console/, the desk at /desk/):",
+        f"    .venv/bin/tocsin panel --port {DEMO_RECEIVER_PORT} --account 1001 --code BA --zone 2",
         "  Ctrl-C stops everything; the next `make demo` keeps the data.",
         "=" * 72,
         "",
