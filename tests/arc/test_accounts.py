@@ -66,6 +66,10 @@ def test_bad_account_settings_name_each_field_and_change_nothing(central_op):
         services.account_set(actor=as_member(central_op), account="ABC", encryption_required=True)
     assert exc.value.errors[0].field == "encryption_required"
     assert not ReceiverAccount.objects.exists()
+    for zone in ("Europe", "Europe/" + "x" * 300, "../etc"):  # a directory, a name too long for the file system
+        with pytest.raises(FieldErrors) as exc:
+            services.account_set(actor=as_member(central_op), account="ABC", device_tz=zone)
+        assert [e.field for e in exc.value.errors] == ["device_tz"]
 
 
 def test_only_a_centrals_writers_configure_accounts(registry_admin, central_op):

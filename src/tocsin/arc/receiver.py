@@ -63,7 +63,7 @@ class Account:
             return stamp
         try:
             zone = ZoneInfo(self.device_tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             return stamp
         return stamp.replace(tzinfo=zone).astimezone(UTC)
 

@@ -112,7 +112,7 @@ def account_set(
         )
     try:
         ZoneInfo(device_tz or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory; a long name, too long
         errors.append(_err(gettext_noop("Unknown time zone."), "device_tz"))
     system = None
     if system_reference:
@@ -186,6 +186,9 @@ def zone_set(*, actor: Actor, account: str, zone: str, detection_code: str, labe
             zone_row, _ = ZoneMap.objects.update_or_create(
                 account=row, zone=zone, defaults={"detection_code": code, "label": (label or "").strip()[:200]}
             )
+            audit_record(action="arc.zone_set", actor=member, organisation_id=member.organisation_id,
+                         object_type="receiver_account", object_id=row.account,
+                         data={"zone": zone, "detection_code": code})  # fmt: skip
     except IntegrityError:  # two writers at once: the other one's row stands
         zone_row = ZoneMap.objects.get(account=row, zone=zone)
     return zone_row
