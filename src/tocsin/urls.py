@@ -12,6 +12,7 @@ urlpatterns = [
     path("alarm/", include("tocsin.alarms.urls_user")),
     path("registry/", include("tocsin.alarms.urls")),
     path("arc/", include("tocsin.arc.urls")),
+    path("desk/", include("tocsin.emergency.urls")),
     path("ack/<str:token>", alert_views.alert_ack, name="alert_ack"),  # an alert e-mail's link (public)
     path("feeds/cap.atom", feeds.cap_feed, name="alert_feed"),
     path("feeds/cap/<str:identifier>.xml", feeds.cap_document, name="alert_feed_cap"),
