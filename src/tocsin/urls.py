@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("citizen/", include("tocsin.citizens.urls")),
     path("alarm/", include("tocsin.alarms.urls_user")),
+    path("registry/admin/arc/", include("tocsin.arc.urls_registry")),
     path("registry/", include("tocsin.alarms.urls")),
     path("arc/", include("tocsin.arc.urls")),
     path("desk/", include("tocsin.emergency.urls")),
