@@ -23,9 +23,18 @@ _CODE = re.compile(r"[A-Z0-9]{2,8}")
 
 
 def method_set(
-    *, actor: Actor, code: str, name: str, goods: bool, personal: bool, active: bool = True, decision: str = ""
+    *,
+    actor: Actor,
+    code: str,
+    name: str,
+    goods: bool,
+    personal: bool,
+    active: bool = True,
+    decision: str = "",
+    create: bool = False,
 ) -> VerificationMethod:
-    """Add or change an approved verification method; a method is withdrawn (inactive), never deleted."""
+    """Add or change an approved verification method; a method is withdrawn (inactive), never deleted.
+    With ``create`` an existing code is refused instead of changed (the "new method" form)."""
     member = require_registry(actor)
     errors = []
     code = (code or "").strip().upper()
@@ -41,6 +50,9 @@ def method_set(
     if errors:
         raise FieldErrors(errors)
     with transaction.atomic():
+        if create and VerificationMethod.objects.select_for_update().filter(code=code).exists():
+            raise FieldErrors([RuleError(gettext_noop("This code exists: change that method from the list."),
+                                         field="code")])  # fmt: skip
         row, created = VerificationMethod.objects.update_or_create(
             code=code,
             defaults={"name": name.strip(), "goods": goods, "personal": personal, "active": active,

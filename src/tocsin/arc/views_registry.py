@@ -147,14 +147,8 @@ def methods(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _methods_page(request)
     values = _method_values(request)
-    code = str(values["code"]).upper()
-    if code and VerificationMethod.objects.filter(code=code).exists():
-        # Adding must not silently change an existing method (the service adds or changes by code).
-        errors: Errors = {"code": [{"message": gettext("This code exists: change that method from the list."),
-                                    "rule": ""}]}  # fmt: skip
-        return _methods_page(request, values=values, errors=errors, status=422)
-    try:
-        row = registry.method_set(actor=_actor(request), **values)
+    try:  # adding never changes an existing method: the service refuses its code (create=True)
+        row = registry.method_set(actor=_actor(request), create=True, **values)
     except RuleError as exc:
         return _methods_page(request, values=values, errors=_error_map(exc), status=422)
     messages.success(request, gettext("Method %(code)s is added.") % {"code": row.code})
