@@ -13,6 +13,7 @@ urlpatterns = [
     path("registry/admin/arc/", include("tocsin.arc.urls_registry")),
     path("registry/", include("tocsin.alarms.urls")),
     path("arc/", include("tocsin.arc.urls")),
+    path("arc/", include("tocsin.arc.urls_console")),
     path("desk/", include("tocsin.emergency.urls")),
     path("ack/<str:token>", alert_views.alert_ack, name="alert_ack"),  # an alert e-mail's link (public)
     path("feeds/cap.atom", feeds.cap_feed, name="alert_feed"),
