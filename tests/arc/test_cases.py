@@ -37,9 +37,7 @@ def goods(central_op, mvalues):
 def personal(central_op, mvalues):
     system = registry_services.system_register(
         actor=as_member(central_op),
-        values=mvalues(
-            system_type="personal_fixed", user_number="P2002", site_name="Apotheek", property_nature="shop"
-        ),
+        values=mvalues(system_type="personal_fixed", user_number="P2002", site_name="Apotheek", property_nature="shop"),
     )
     services.account_set(actor=as_member(central_op), account="5678", system_reference=system.reference)
     services.zone_set(actor=as_member(central_op), account="5678", zone="01", detection_code="D-BALIE")
@@ -314,3 +312,28 @@ def test_kb_16_desk_queue_complete_first_then_delayed(goods, central_op, direct,
     handling.verify(actor=me, case_id=second.pk, method="SEQ", outcome="confirmed", finding="intrusion")
     complete = handling.notify(actor=me, case_id=second.pk, channel="direct")
     assert [n.pk for n in desk_selectors.queue(actor=as_member(dispatcher))] == [complete.pk, delayed.pk]
+
+
+def test_kb_13_the_verify_and_notify_steps_complete_only_through_their_forms(goods, central_op):
+    case = _claimed_burglary(central_op)
+    me = as_member(central_op)
+    with pytest.raises(RuleError) as refused:
+        handling.step_done(actor=me, case_id=case.pk, step="verify")
+    assert refused.value.rule == "KB-13"
+    with pytest.raises(RuleError):
+        handling.step_done(actor=me, case_id=case.pk, step="notify")
+    handling.verify(actor=me, case_id=case.pk, method="SEQ", outcome="confirmed", finding="intrusion")
+    handling.step_done(actor=me, case_id=case.pk, step="verify", outcome="seen on two detectors")
+
+
+def test_no_notification_for_a_system_the_central_no_longer_manages(goods, central_op):
+    from tocsin.alarms.models import AlarmSystem
+
+    case = _claimed_burglary(central_op)
+    me = as_member(central_op)
+    handling.verify(actor=me, case_id=case.pk, method="SEQ", outcome="confirmed", finding="intrusion")
+    AlarmSystem.objects.filter(pk=goods.pk).update(central=None)  # handed over to its user (KB-7 release)
+    with pytest.raises(RuleError) as refused:
+        handling.notify(actor=me, case_id=case.pk, channel="phone", call_with="operator Dirk")
+    assert refused.value.rule == "KB-7-ARC"
+    assert not Notification.objects.exists()

@@ -99,6 +99,12 @@ def step_done(*, actor: Actor, case_id: int, step: str, outcome: str = "") -> Ca
         row = CaseStep.objects.filter(case=case, step=step).first()
         if row is None:
             raise RuleError(gettext_noop("This step is not in the case's plan."), field="step")
+        if step == Step.VERIFY and not CaseVerification.objects.filter(case=case).exists():
+            raise RuleError(gettext_noop("Record the verification (its method and what it found) to complete this "
+                                         "step."), field="step", rule="KB-13")  # fmt: skip
+        if step == Step.NOTIFY and case.notified_at is None:
+            raise RuleError(gettext_noop("Notify through the notification form to complete this step, or skip it "
+                                         "with a reason."), field="step")  # fmt: skip
         if len(outcome) > domain.MAX_REASON:
             raise FieldErrors([RuleError(gettext_noop("At most 500 characters."), field="outcome")])
         row.done_at, row.done_by, row.outcome, row.skipped_reason = timezone.now(), member, outcome.strip(), ""
@@ -242,6 +248,9 @@ def _notification_parts(case: AlarmCase, channel: str, incident: str) -> dict[st
         raise RuleError(gettext_noop("This account is not linked to a registered alarm system."), field="system",
                         rule="KB-7-ARC")  # fmt: skip
     system = AlarmSystem.objects.get(pk=case.system_id)
+    if system.central_id != case.central_id or system.status != "active":
+        raise RuleError(gettext_noop("Your central no longer manages this system: it cannot notify for it."),
+                        field="system", rule="KB-7-ARC")  # fmt: skip
     try:
         chosen = Channel(channel)
     except ValueError:

@@ -14,7 +14,7 @@ from tocsin.alarms.domain import FieldErrors
 from tocsin.alarms.services import Actor, _check_member
 from tocsin.arc import domain
 from tocsin.arc.domain import DeskOutcome
-from tocsin.arc.models import CaseLog, Notification
+from tocsin.arc.models import AlarmCase, CaseLog, Notification
 from tocsin.audit.services import audit_record
 from tocsin.organisations.domain import Kind, Role, RuleError, gettext_noop
 from tocsin.organisations.models import User
@@ -41,6 +41,7 @@ def _back_to_central(row: Notification, member: User, what: str, **data: object)
     """The desk's steps show in the central's case history."""
     CaseLog.objects.create(case_id=row.case_id, by=None, what=f"desk_{what}",
                            data={"notification": row.pk, "desk": member.organisation.name, **data})  # fmt: skip
+    AlarmCase.objects.filter(pk=row.case_id).update(updated_at=timezone.now())  # the central's pages see it
     audit_record(action=f"emergency.notification_{what}", actor=member, organisation_id=member.organisation_id,
                  object_type="notification", object_id=str(row.pk), data=data)  # fmt: skip
 
