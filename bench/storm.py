@@ -85,6 +85,7 @@ def _setup(systems: int) -> tuple[int, int, str]:
     from tocsin.geo import synthetic
 
     geo.municipalities_load()
+    geo.boundaries_load()
     synthetic.addresses_synthesise(count=max(5 * systems, 5000), seed=3, progress=lambda done, _: None)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE geo_address")

@@ -591,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0)
     p = add("cases", cmd_cases, "The case builder: received alarm signals into the operators' alarm cases.")
     p.add_argument("--once", action="store_true", help="read what is waiting, then stop")
-    p.add_argument("--interval", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between looks when idle (default 0.1)")
     p = add("alarms", cmd_alarms, "Registry of alarm systems: a central's CSV import, the late list, reminders.")
     p.add_argument("action", choices=["import", "late", "reminders"])
     p.add_argument("file", nargs="?", help="import: the CSV file (docs/alarms.md lists its columns)")
