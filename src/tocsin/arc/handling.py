@@ -15,14 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from tocsin.alarms.domain import FieldErrors
-from tocsin.alarms.models import AlarmSystem
+from tocsin.alarms.models import AlarmSystem, Sketch
 from tocsin.alarms.services import Actor, remote_action, require_central
 from tocsin.arc import domain
 from tocsin.arc.domain import Channel, Finding, Outcome, Step
 from tocsin.arc.models import (
     AlarmCase,
     CaseCall,
-    CaseEvent,
     CaseLog,
     CaseStep,
     CaseVerification,
@@ -223,12 +222,11 @@ def emergency_centre_for(system: AlarmSystem) -> Organisation | None:
     return found or centres.filter(nis_code="").first()
 
 
-def _extended(case: AlarmCase) -> dict[str, Any]:
+def _extended(signal_ids: list[int]) -> dict[str, Any]:
     """What the panel sent that helps the police: a position (mobile personal alarms), an images link (KB-24)."""
     out: dict[str, Any] = {}
-    signal_ids = CaseEvent.objects.filter(case=case).exclude(signal=None).values_list("signal_id", flat=True)
-    rows = Signal.objects.filter(pk__in=signal_ids).order_by("-received_at").values_list("extended", flat=True)
-    for extended in rows:
+    rows = Signal.objects.filter(pk__in=signal_ids).exclude(extended=[]).order_by("-received_at")
+    for extended in rows.values_list("extended", flat=True):
         for letter, value in extended or []:
             key = {"X": "longitude", "Y": "latitude", "V": "images"}.get(letter)
             if key and key not in out:
@@ -265,18 +263,19 @@ def _notification_parts(case: AlarmCase, channel: str, incident: str) -> dict[st
         direct_number=number.number if number else None, direct_signal_exception=system.direct_signal_exception,
     )  # fmt: skip
     supporting, errors = domain.check_notification(request)
-    codes = sorted({e.detection_code or f"zone {e.zone}" for e in case.case_events.filter(restore=False)
-                    if e.zone or e.detection_code})  # fmt: skip
-    missing_codes = [e.zone for e in case.case_events.filter(restore=False, detection_code="") if e.zone]
+    events = list(case.case_events.filter(restore=False).order_by("at", "pk"))
+    codes = sorted({e.detection_code or f"zone {e.zone}" for e in events if e.zone or e.detection_code})
+    missing_codes = [e.zone for e in events if e.zone and not e.detection_code]
     extra = {
         "site": system.site_text, "site_name": system.site_name, "site_phone": system.site_phone,
         "lon": system.site_lon, "lat": system.site_lat, "system_type": system.system_type,
         "property_nature": system.property_nature, "reference": system.reference,
         "contacts": [{"name": c.get("name", ""), "phone": c.get("phone", "")} for c in system.contacts or []],
         "zones": [{"zone": e.zone, "code": e.code, "label": e.zone_label, "detection_code": e.detection_code}
-                  for e in case.case_events.filter(restore=False)],
-        "sketch": system.system_type == "personal_fixed" and hasattr(system, "sketch"),
-        **_extended(case),
+                  for e in events],
+        # KB-21: whether the desk may open the situation sketch (its content is not read here)
+        "sketch": system.system_type == "personal_fixed" and Sketch.objects.filter(system=system).exists(),
+        **_extended([e.signal_id for e in events if e.signal_id]),
     }  # fmt: skip
     data = domain.dataset(
         system_type=system.system_type,
