@@ -41,7 +41,10 @@ PRIORITY_LABELS = {
     Priority.BULK: _("Bulk"),
 }
 CHANNEL_LABELS = {"sms": _("SMS"), "email": _("E-mail")}
-STREAM_S = 1800.0  # a stream ends after half an hour; the browser's EventSource opens a new one
+# A stream ends after a third of the session's idle time (10 minutes by default) and the browser's EventSource opens
+# a new one: that request keeps the session of a page left open (a console, a desk) alive, where a stream as long as
+# the idle time would reconnect into an expired session and stop at the sign-in page.
+STREAM_S = min(1800.0, settings.SESSION_COOKIE_AGE / 3)
 HEARTBEAT_S = 15.0
 MIN_INTERVAL_S = 1.0  # counts are recomputed at most once a second, however many notifications come
 

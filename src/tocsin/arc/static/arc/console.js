@@ -109,10 +109,15 @@
     statusText.textContent = statusText.getAttribute("data-" + state) || statusText.textContent;
   }
 
-  if (window.EventSource) {
+  // The browser reconnects by itself after a dropped stream, but gives up on an error answer (a 503 when too
+  // many live pages are open, a sign-in page): then this page opens a new stream itself, 10 s later.
+  function connect() {
     var source = new EventSource(root.getAttribute("data-live-url"));
     source.addEventListener("open", function () { setStatus("on"); });
-    source.addEventListener("error", function () { setStatus("off"); });
+    source.addEventListener("error", function () {
+      setStatus("off");
+      if (source.readyState === EventSource.CLOSED) window.setTimeout(connect, 10000);
+    });
     source.addEventListener("end", function () { source.close(); setStatus("end"); });
     source.addEventListener("queue", function (event) {
       var d = JSON.parse(event.data);
@@ -135,5 +140,6 @@
       tick();
     });
   }
+  if (window.EventSource) connect();
   setInterval(tick, 5000);
 })();

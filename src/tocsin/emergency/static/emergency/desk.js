@@ -103,15 +103,21 @@
       });
   }
 
-  if (window.EventSource) {
+  // The browser reconnects by itself after a dropped stream, but gives up on an error answer (a 503 when too
+  // many live pages are open): then this page opens a new stream itself, 10 s later.
+  function connect() {
     var source = new EventSource(desk.getAttribute("data-events"));
     source.addEventListener("open", function () { if (live) live.hidden = false; });
-    source.addEventListener("error", function () { if (live) live.hidden = true; });
+    source.addEventListener("error", function () {
+      if (live) live.hidden = true;
+      if (source.readyState === EventSource.CLOSED) window.setTimeout(connect, 10000);
+    });
     source.addEventListener("queue", function (event) {
       var d = JSON.parse(event.data);
       if (d.version !== current) refresh();
     });
   }
+  if (window.EventSource) connect();
   title();
   ages();
   window.setInterval(ages, 15000);
