@@ -18,11 +18,14 @@ from tocsin.arc.models import AlarmCase, CaseLog, Notification
 from tocsin.audit.services import audit_record
 from tocsin.organisations.domain import Kind, Role, RuleError, gettext_noop
 from tocsin.organisations.models import User
-from tocsin.organisations.services import NotFound
+from tocsin.organisations.services import AccessDenied, NotFound
 
 
 def require_desk(actor: Actor) -> User:
     """An emergency centre's operators and administrators (two factors: they read personal data)."""
+    member = actor.member
+    if member is not None and member.organisation.kind != Kind.EMERGENCY_CENTRE.value:
+        raise AccessDenied(gettext_noop("The desk is for the emergency centres' dispatchers."))
     return _check_member(actor, {Kind.EMERGENCY_CENTRE}, (Role.ADMIN, Role.EC_OPERATOR))
 
 
