@@ -337,3 +337,19 @@ def test_no_notification_for_a_system_the_central_no_longer_manages(goods, centr
         handling.notify(actor=me, case_id=case.pk, channel="phone", call_with="operator Dirk")
     assert refused.value.rule == "KB-7-ARC"
     assert not Notification.objects.exists()
+
+
+def test_kb_14_kb_16_a_zone_without_detection_code_is_missing_until_it_is_mapped(goods, central_op):
+    me = as_member(central_op)
+    signal("1234", ev("BA", "01"), ev("BA", "07"))  # zone 07 has no detection code yet
+    build_cases()
+    case = AlarmCase.objects.get()
+    handling.claim(actor=me, case_id=case.pk)
+    handling.verify(actor=me, case_id=case.pk, method="SEQ", outcome="confirmed", finding="intrusion")
+    preview = handling.notification_preview(actor=me, case_id=case.pk, channel="phone")
+    assert preview["dataset"].items["detection_code"] == "D-HAL-01"
+    assert preview["missing"] == ["detection_code"]  # KB-16: one zone's code is lacking, not silently dropped
+    services.zone_set(actor=me, account="1234", zone="07", detection_code="D-GAR-07", label="Garage")
+    notification = handling.notify(actor=me, case_id=case.pk, channel="phone", call_with="operator Dirk")
+    assert notification.items["detection_code"] == "D-GAR-07, D-HAL-01" and notification.missing == []
+    assert notification.extra["site"].endswith("Zottegem")  # the script says the town, not only the postcode

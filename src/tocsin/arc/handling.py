@@ -29,6 +29,7 @@ from tocsin.arc.models import (
     Notification,
     Signal,
     VerificationMethod,
+    ZoneMap,
 )
 from tocsin.audit.services import audit_record
 from tocsin.organisations.domain import Kind, RuleError, gettext_noop
@@ -264,10 +265,14 @@ def _notification_parts(case: AlarmCase, channel: str, incident: str) -> dict[st
     )  # fmt: skip
     supporting, errors = domain.check_notification(request)
     events = list(case.case_events.filter(restore=False).order_by("at", "pk"))
-    codes = sorted({e.detection_code or f"zone {e.zone}" for e in events if e.zone or e.detection_code})
-    missing_codes = [e.zone for e in events if e.zone and not e.detection_code]
+    # KB-14: a zone mapped since the case opened counts (the map is read again now).
+    mapped = dict(ZoneMap.objects.filter(account_id=case.account_id).values_list("zone", "detection_code"))
+    for e in events:
+        e.detection_code = e.detection_code or mapped.get(e.zone, "")
+    codes = sorted({e.detection_code for e in events if e.detection_code})
+    unmapped = sorted({e.zone for e in events if e.zone and not e.detection_code})
     extra = {
-        "site": system.site_text, "site_name": system.site_name, "site_phone": system.site_phone,
+        "site": _site_with_town(system), "site_name": system.site_name, "site_phone": system.site_phone,
         "lon": system.site_lon, "lat": system.site_lat, "system_type": system.system_type,
         "property_nature": system.property_nature, "reference": system.reference,
         "contacts": [{"name": c.get("name", ""), "phone": c.get("phone", "")} for c in system.contacts or []],
@@ -282,18 +287,35 @@ def _notification_parts(case: AlarmCase, channel: str, incident: str) -> dict[st
         alarm_report_number=system.alarm_report_number,
         user_number=system.user_number,
         verification=supporting,
-        detection_codes=[c for c in codes if not c.startswith("zone ")] if missing_codes else codes,
+        detection_codes=codes,
         incident=incident,
-        extra=extra,
+        extra={**extra, "zones_without_detection_code": unmapped},
     )
+    missing = domain.missing_items(data)
+    if unmapped and system.system_type != "personal_mobile" and "detection_code" not in missing:
+        missing.append("detection_code")  # KB-16: a zone in alarm whose detection code the notification lacks
     return {
         "system": system,
         "channel": chosen,
         "direct_number": number,
         "errors": errors,
         "dataset": data,
-        "missing": domain.missing_items(data),
+        "missing": missing,
     }
+
+
+def _site_with_town(system: AlarmSystem) -> str:
+    """The site's address with its municipality's name (the register's label ends at the postcode)."""
+    from tocsin.geo.models import Municipality
+
+    town = Municipality.objects.filter(nis_code=system.site_nis).values_list("name_nl", "name_fr", "name_de",
+                                                                             "languages").first()  # fmt: skip
+    if town is None:
+        return system.site_text
+    name_nl, name_fr, name_de, languages = town
+    first = (languages or "nl").split(",")[0].strip()
+    name = {"nl": name_nl, "fr": name_fr, "de": name_de}.get(first) or name_nl or name_fr
+    return f"{system.site_text} {name}".strip() if name and name not in system.site_text else system.site_text
 
 
 def notify(
