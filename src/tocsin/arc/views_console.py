@@ -591,8 +591,7 @@ def _log_rows(view: CaseView) -> list[dict[str, Any]]:
             )
         elif e.what == "opened":
             parts.append(str(CATEGORY_LABELS.get(d.get("category", ""), "")))
-        elif e.what.startswith("desk_"):
-            parts.append(d.get("desk", ""))
+        elif e.what.startswith("desk_"):  # the desk's name is the "by" of the row
             parts.append(d.get("note", ""))
             if d.get("outcome"):
                 parts.append(str(DESK_OUTCOME_LABELS.get(d["outcome"], d["outcome"])))
