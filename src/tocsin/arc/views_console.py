@@ -31,7 +31,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -75,7 +75,7 @@ CATEGORY_LABELS: dict[str, Any] = {
     Category.SUPERVISION.value: _("Supervision"),
 }
 STATE_LABELS: dict[str, Any] = {
-    AlarmCase.OPEN: _("Open"),
+    AlarmCase.OPEN: pgettext_lazy("case state", "Open"),
     AlarmCase.CLAIMED: _("Claimed"),
     AlarmCase.CLOSED: _("Closed"),
 }
