@@ -6,7 +6,6 @@ nothing written; another central's member finds nothing (404) and changes nothin
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import re
@@ -20,7 +19,7 @@ from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
 
-from tests.conftest import portal_client
+from tests.conftest import portal_client, run_async
 from tests.organisations.factories import UserFactory
 from tocsin.alarms import services as registry_services
 from tocsin.alarms.services import as_member
@@ -209,7 +208,7 @@ def test_the_live_stream_sends_the_queue_first_as_json_and_html(central_op, othe
         finally:
             await sync_to_async(connections.close_all)()  # the sign-in check's connection, before the flush
 
-    first, through = asyncio.run(first_events(cookies))
+    first, through = run_async(lambda: first_events(cookies))
     assert [c["id"] for c in first["cases"]] == [case.pk]
     row = first["cases"][0]
     assert (row["category"], row["priority"], row["account"], row["events"], row["claimed_by"]) == (
@@ -219,7 +218,7 @@ def test_the_live_stream_sends_the_queue_first_as_json_and_html(central_op, othe
     assert through["through"] == first["through"] and through["version"] == first["version"]
     assert f'data-case="{case.pk}"' in first["html"] and "3 · Burglary" in first["html"]
     # Another central's operator: its own (empty) queue, nothing of this one.
-    theirs, _ = asyncio.run(first_events(stranger))
+    theirs, _ = run_async(lambda: first_events(stranger))
     assert theirs["cases"] == [] and "Woning Peeters" not in theirs["html"]
     gc.collect()  # the stream's connections, in the threads of its event loop, closed before the flush
 

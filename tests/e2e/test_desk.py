@@ -64,7 +64,7 @@ def test_kb_10_a_notification_appears_live_and_the_dispatcher_handles_it_with_th
     # A central notifies through its direct emergency number: an incomplete one first, then a complete one.
     late = notify(complete=False, site_name="Garage Late")
     sent = notify(site_name="Woning Peeters", extended=[["V", "https://cam.example/clip/9"]])
-    expect(page.locator("#complete a.open")).to_have_text("Woning Peeters, Markt 1, 9620")
+    expect(page.locator("#complete a.open")).to_have_text("Woning Peeters, Markt 1, 9620 Zottegem")
     expect(page.locator("#delayed a.open")).to_contain_text("Garage Late")
     expect(page.locator("#delayed")).to_contain_text("Detection code")  # what it lacks (KB-16)
     assert page.evaluate("window.__notReloaded") is True  # live: no reload

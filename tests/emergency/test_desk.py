@@ -13,7 +13,7 @@ from html import unescape
 import pytest
 from django.test import AsyncClient, Client
 
-from tests.conftest import portal_client
+from tests.conftest import portal_client, run_async
 from tocsin.arc.models import CaseLog, Notification
 from tocsin.audit.models import AuditEntry
 
@@ -87,7 +87,7 @@ def test_the_live_queue_sends_its_version_first_then_a_new_one_when_a_notificati
                     await between()
         raise AssertionError("the stream ended")
 
-    [now] = asyncio.run(events(1))
+    [now] = run_async(lambda: events(1))  # its own thread: a browser test may own this thread's loop
     assert now["version"] == drawn and now["version"].startswith(f"{first.pk}-")
 
     from asgiref.sync import sync_to_async
@@ -95,7 +95,7 @@ def test_the_live_queue_sends_its_version_first_then_a_new_one_when_a_notificati
     async def arrive() -> None:
         await sync_to_async(notify, thread_sensitive=False)()
 
-    before, after = asyncio.run(asyncio.wait_for(events(2, between=arrive), timeout=30))
+    before, after = run_async(lambda: asyncio.wait_for(events(2, between=arrive), timeout=30))
     assert before["version"] == drawn and after["version"] != drawn
     assert int(after["version"].split("-")[0]) > first.pk
 
