@@ -14,11 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
@@ -39,7 +37,7 @@ from tocsin.i18n import localise
 from tocsin.organisations.domain import Kind, RuleError, gettext_noop
 from tocsin.organisations.models import Organisation, User
 from tocsin.organisations.services import AccessDenied, NotFound
-from tocsin.web.views import _denied, client_ip
+from tocsin.web.views import client_ip, portal_page
 
 View = Callable[..., HttpResponse]
 
@@ -62,19 +60,7 @@ def _actor(request: HttpRequest) -> Actor:
     return as_member(_user(request))
 
 
-def _portal(view: View) -> View:
-    """Signed in; a system of another organisation is not found (404); a refusal is the 403 page."""
-
-    @wraps(view)
-    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except AccessDenied as exc:
-            return _denied(request, exc)
-
-    return login_required(run)
+_portal = portal_page  # signed in; another organisation's is not found (404); a refusal is the 403 page
 
 
 def _can(check: Callable[[], object]) -> bool:

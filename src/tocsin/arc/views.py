@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -32,8 +31,8 @@ from tocsin.arc.models import DiscoveredAccount, ReceiverAccount, Signal, Superv
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError, gettext_noop
 from tocsin.organisations.models import User
-from tocsin.organisations.services import AccessDenied, NotFound
-from tocsin.web.views import _denied
+from tocsin.organisations.services import NotFound
+from tocsin.web.views import portal_page
 
 View = Callable[..., HttpResponse]
 Errors = Mapping[str, list[dict[str, str]]]
@@ -91,19 +90,7 @@ def _actor(request: HttpRequest) -> Actor:
     return as_member(_user(request))
 
 
-def _portal(view: View) -> View:
-    """Signed in; an account of another central is not found (404); a refusal is the 403 page."""
-
-    @wraps(view)
-    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except AccessDenied as exc:
-            return _denied(request, exc)
-
-    return login_required(run)
+_portal = portal_page  # signed in; another organisation's is not found (404); a refusal is the 403 page
 
 
 # --- the reads of these pages, each scoped to the member's central ----------------------------------------------------

@@ -19,7 +19,6 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -55,8 +54,8 @@ from tocsin.arc.selectors import CaseView, QueueRow
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError, gettext_noop
 from tocsin.organisations.models import User
-from tocsin.organisations.services import AccessDenied, NotFound
-from tocsin.web.views import _denied, client_ip
+from tocsin.organisations.services import AccessDenied
+from tocsin.web.views import _denied, client_ip, portal_page
 
 View = Callable[..., HttpResponse]
 Errors = Mapping[str, list[dict[str, str]]]
@@ -239,20 +238,7 @@ def _actor(request: HttpRequest) -> Actor:
     return as_member(_user(request))
 
 
-def _portal(view: View) -> View:
-    """Signed in (two factors: the access middleware); another central's case is not found (404); a refusal of the
-    member's role is the 403 page."""
-
-    @wraps(view)
-    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except AccessDenied as exc:
-            return _denied(request, exc)
-
-    return login_required(run)
+_portal = portal_page  # signed in; another organisation's is not found (404); a refusal is the 403 page
 
 
 def article(rule: str) -> str:

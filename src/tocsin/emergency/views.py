@@ -17,7 +17,6 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -43,8 +42,8 @@ from tocsin.emergency import selectors, services
 from tocsin.i18n import localise
 from tocsin.organisations.domain import RuleError
 from tocsin.organisations.models import User
-from tocsin.organisations.services import AccessDenied, NotFound
-from tocsin.web.views import _denied, client_ip
+from tocsin.organisations.services import AccessDenied
+from tocsin.web.views import _denied, client_ip, portal_page
 
 View = Callable[..., HttpResponse]
 Errors = dict[str, list[dict[str, str]]]
@@ -94,20 +93,7 @@ def _actor(request: HttpRequest) -> Actor:
     return as_member(_user(request))
 
 
-def _desk(view: View) -> View:
-    """Signed in (two factors: the middleware); another centre's notification is not found (404); a refusal
-    (not a member of an emergency centre, or not its administrator or operator) is the 403 page."""
-
-    @wraps(view)
-    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except AccessDenied as exc:
-            return _denied(request, exc)
-
-    return login_required(run)
+_desk = portal_page  # signed in; another organisation's is not found (404); a refusal is the 403 page
 
 
 # --- the queue -------------------------------------------------------------------------------------------------------

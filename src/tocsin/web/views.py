@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar
 
 import segno
@@ -47,6 +48,25 @@ def _apply(form: forms.Form, call: Callable[[], T]) -> T | None:
 
 def _denied(request: HttpRequest, exc: services.AccessDenied) -> HttpResponse:
     return render(request, "web/refused.html", {"reason": localise(exc)}, status=403)
+
+
+PortalView = TypeVar("PortalView", bound=Callable[..., HttpResponse])
+
+
+def portal_page(view: PortalView) -> PortalView:
+    """A portal page of a signed-in member (two factors: the access middleware): what another organisation owns
+    is not found (``NotFound`` → 404), a refusal of the member's organisation or role is the 403 page."""
+
+    @wraps(view)
+    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except services.NotFound:
+            raise Http404 from None
+        except services.AccessDenied as exc:
+            return _denied(request, exc)
+
+    return login_required(run)  # type: ignore[return-value]
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
