@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -79,3 +81,32 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a child process to listen on)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(process: subprocess.Popen[bytes], port: int, what: str, timeout: float = 90) -> None:
+    """Until ``process`` accepts connections on ``port``; exits the benchmark if it dies or never listens."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"{what} did not listen on {port}") from None
+            time.sleep(0.05)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p`` quantile (0…1) of ``values``, nearest rank; NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")

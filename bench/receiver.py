@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, scratch_database
+from common import ROOT, free_port, percentile, scratch_database, wait_listening
 
 WARM_UP_S = 1.0
 PREBUILT_PER_S = 4000  # events built ahead per second of load, all panels together; more are built as they go
@@ -61,27 +60,6 @@ def _account(i: int) -> str:
 
 def _source(i: int) -> str:
     return f"127.0.{1 + i // 250}.{1 + i % 250}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"{what} did not listen on {port}") from None
-            time.sleep(0.05)
 
 
 def _cpu_s(pid: int) -> float:
@@ -164,10 +142,6 @@ async def _load(port: int, panels: int, seconds: float) -> tuple[int, float, lis
     latencies: list[float] = []
     acked = await asyncio.gather(*(_panel(i, port, until, counted_from, latencies, ready[i]) for i in range(panels)))
     return sum(acked), len(latencies) / seconds, sorted(latencies), time.process_time() - cpu
-
-
-def _percentile(values: list[float], p: float) -> float:
-    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
 # ------------------------------------------------------------------------------------ pysiaalarm
@@ -254,7 +228,7 @@ def _drive(
     with tempfile.TemporaryFile() as log:  # the receiver's output, shown if it fails
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_listening(process, port, what)
+            wait_listening(process, port, what)
             cpu = _cpu_s(process.pid)
             acked, rate, latencies, load_cpu = asyncio.run(_load(port, args.panels, args.seconds))
             return acked, rate, latencies, _cpu_s(process.pid) - cpu, load_cpu
@@ -282,7 +256,7 @@ def main() -> None:
         return
     if args.load_only:
         _acked, per_s, latencies, _cpu = asyncio.run(_load(args.load_only, args.panels, args.seconds))
-        print(f"events_per_s={per_s:.0f} p99_ack_ms={_percentile(latencies, 0.99):.1f}", file=sys.stderr)
+        print(f"events_per_s={per_s:.0f} p99_ack_ms={percentile(latencies, 0.99):.1f}", file=sys.stderr)
         return
     try:
         import pysiaalarm  # noqa: F401
@@ -295,7 +269,7 @@ def main() -> None:
             _profile_tocsin(url, central_id, args.panels, args.seconds)
             return
 
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "tocsin.cli", "receiver", "--central", str(central_id), "--tcp", str(port)]
         t_acked, t_rate, t_lat, t_cpu, t_load_cpu = _drive("tocsin receiver", command, env, port, args)
         import psycopg
@@ -304,7 +278,7 @@ def main() -> None:
             row = conn.execute("SELECT count(*) FROM arc_signal").fetchone()
         stored = int(row[0]) if row else 0
 
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, __file__, "--serve-pysiaalarm", str(port), "--panels", str(args.panels)]
         sia_env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         p_acked, p_rate, p_lat, p_cpu, p_load_cpu = _drive("pysiaalarm", command, sia_env, port, args)
@@ -314,10 +288,10 @@ def main() -> None:
     print(f"tocsin_events_per_s={t_rate:.0f}")
     print(f"pysiaalarm_events_per_s={p_rate:.0f}")
     print(f"ratio={t_rate / p_rate:.2f}")
-    print(f"tocsin_p50_ack_ms={_percentile(t_lat, 0.50):.1f}")
-    print(f"tocsin_p99_ack_ms={_percentile(t_lat, 0.99):.1f}")
-    print(f"pysiaalarm_p50_ack_ms={_percentile(p_lat, 0.50):.1f}")
-    print(f"pysiaalarm_p99_ack_ms={_percentile(p_lat, 0.99):.1f}")
+    print(f"tocsin_p50_ack_ms={percentile(t_lat, 0.50):.1f}")
+    print(f"tocsin_p99_ack_ms={percentile(t_lat, 0.99):.1f}")
+    print(f"pysiaalarm_p50_ack_ms={percentile(p_lat, 0.50):.1f}")
+    print(f"pysiaalarm_p99_ack_ms={percentile(p_lat, 0.99):.1f}")
     seconds = args.seconds + WARM_UP_S
     print(f"tocsin_receiver_cpu_us_per_event={t_cpu / t_acked * 1e6:.0f}")
     print(f"pysiaalarm_cpu_us_per_event={p_cpu / p_acked * 1e6:.0f}")

@@ -37,34 +37,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from common import ROOT, scratch_database
+from common import ROOT, free_port, percentile, scratch_database, wait_listening
 
 CONNECTIONS = 100
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{what} did not listen on {port}") from None
-            time.sleep(0.1)
-
-
-def _percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
 # ------------------------------------------------------------------------------------------- set-up
@@ -264,7 +239,7 @@ def main() -> None:
         from tocsin.arc.models import AlarmCase, ReceiverAccount, Signal
 
         accounts = list(ReceiverAccount.objects.filter(central_id=central_id).values_list("account", flat=True))
-        receiver_port, web_port = _free_port(), _free_port()
+        receiver_port, web_port = free_port(), free_port()
         tocsin = [sys.executable, "-m", "tocsin.cli"]
         logs = {name: tempfile.TemporaryFile() for name in ("receiver", "cases", "web")}
         processes = {
@@ -287,8 +262,8 @@ def main() -> None:
             ),
         }
         try:
-            _wait_listening(processes["receiver"], receiver_port, "tocsin receiver")
-            _wait_listening(processes["web"], web_port, "tocsin web")
+            wait_listening(processes["receiver"], receiver_port, "tocsin receiver")
+            wait_listening(processes["web"], web_port, "tocsin web")
             queue = Queue(web_port, cookie)
             queue.start()
             time.sleep(1.0)
@@ -332,10 +307,10 @@ def main() -> None:
         print(f"seconds={args.seconds:g}")
         print(f"acked={len(acked)}")
         print(f"cases={AlarmCase.objects.filter(central_id=central_id).count()}")
-        print(f"queue_update_p50_ms={_percentile(delays, 0.50):.0f}")
-        print(f"queue_update_p99_ms={_percentile(delays, 0.99):.0f}")
-        print(f"case_open_p50_ms={_percentile(opens, 0.50):.0f}")
-        print(f"case_open_p99_ms={_percentile(opens, 0.99):.0f}")
+        print(f"queue_update_p50_ms={percentile(delays, 0.50):.0f}")
+        print(f"queue_update_p99_ms={percentile(delays, 0.99):.0f}")
+        print(f"case_open_p50_ms={percentile(opens, 0.50):.0f}")
+        print(f"case_open_p99_ms={percentile(opens, 0.99):.0f}")
         print(f"case_opens={len(opens)}")
 
 
