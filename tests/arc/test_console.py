@@ -572,3 +572,16 @@ def test_an_account_not_linked_to_a_system_shows_its_case_but_nothing_to_notify(
     client.post(case_url(case, "claim/"))
     assert client.post(case_url(case, "notify/"), {"channel": "phone", "call_with": "x"}).status_code == 422
     assert not Notification.objects.exists()
+
+
+def test_the_case_version_changes_with_the_case_and_is_scoped(as_user, central_op, other_op, goods):
+    """The open case page compares this version every few seconds to say that the case changed meanwhile."""
+    case = alarm()
+    client = as_user(central_op)
+    page = client.get(case_url(case)).content.decode()
+    shown = re.search(r'data-version="([^"]+)"', page).group(1)
+    assert client.get(case_url(case, "version")).json()["version"] == shown
+    signal("1234", ev("BA", "02"))  # a second zone joins the case
+    build_cases()
+    assert client.get(case_url(case, "version")).json()["version"] != shown
+    assert as_user(other_op).get(case_url(case, "version")).status_code == 404

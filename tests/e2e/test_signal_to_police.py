@@ -139,8 +139,11 @@ def test_a_burglary_from_dc09_signal_to_verified_notification_and_police_outcome
     finally:
         desk_context.close()
 
-    # Back at the central: the police outcome is in the case.
-    page.reload()
+    # Back at the central, the case page left open says the case changed; its link shows the police outcome.
+    expect(page.locator("#changed")).to_be_visible(timeout=15_000)
+    expect(page.locator("#changed")).to_contain_text("This case changed")
+    shot(page, "police-3a-case-changed")
+    page.locator("#changed a").click()
     expect(page.locator("#notification-list")).to_contain_text("Intrusion confirmed")
     assert CaseLog.objects.filter(case=case, what="desk_outcome").exists()
     assert Notification.objects.get().outcome == "intrusion_confirmed"

@@ -200,6 +200,21 @@ def _case(member: User, case_id: int) -> AlarmCase:
     return case
 
 
+def case_version(*, actor: Actor, case_id: int) -> str:
+    """What changes whenever the case does: a new event, a colleague's action, the desk's answer (each touches
+    the case's ``updated_at``), its state and who holds it. The open case page compares it every few seconds."""
+    member = require_central(actor)
+    row = (
+        AlarmCase.objects.filter(pk=case_id, central_id=member.organisation_id)
+        .values_list("updated_at", "state", "claimed_by_id", "events")
+        .first()
+    )
+    if row is None:
+        raise NotFound(gettext_noop("No such alarm case."))
+    updated_at, state, claimed_by, events = row
+    return f"{updated_at.isoformat()}:{state}:{claimed_by or 0}:{events}"
+
+
 def verification_methods(*, personal: bool) -> list[VerificationMethod]:
     """The methods the minister approved for goods (KB-13) or personal alarms (KB-23), by code."""
     rows = VerificationMethod.objects.filter(active=True)

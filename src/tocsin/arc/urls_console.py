@@ -11,6 +11,7 @@ urlpatterns = [
     path("console/events", views.queue_events, name="events"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/preview/", views.case_preview, name="preview"),
+    path("cases/<int:case_id>/version", views.case_version, name="version"),
     path("cases/<int:case_id>/claim/", views.case_claim, name="claim"),
     path("cases/<int:case_id>/release/", views.case_release, name="release"),
     path("cases/<int:case_id>/steps/<str:step>/", views.case_step, name="step"),

@@ -24,7 +24,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -926,6 +926,7 @@ def _case_page(request: HttpRequest, case_id: int, *, failed: Failed | None = No
     context = {
         "view": view,
         "c": case,
+        "case_version": f"{case.updated_at.isoformat()}:{case.state}:{case.claimed_by_id or 0}:{case.events}",
         "s": system,
         "mine": mine,
         "closed": case.state == AlarmCase.CLOSED,
@@ -991,6 +992,14 @@ def _signal_events(events: Any) -> list[dict[str, str]]:
 def case(request: HttpRequest, case_id: int) -> HttpResponse:
     """One case of the central (audited: it shows the registry record); another central's is not found."""
     return _case_page(request, case_id)
+
+
+@_portal
+@require_GET
+def case_version(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The case's version (JSON), for the open case page to tell its reader that the case changed meanwhile."""
+    version = selectors.case_version(actor=_actor(request), case_id=case_id)
+    return JsonResponse({"version": version}, headers={"Cache-Control": "no-store"})
 
 
 @_portal

@@ -7,6 +7,31 @@
   if (!root) return;
   root.classList.add("js");
 
+  // The case may change while it is open (a new event, a colleague, the desk's answer): every 5 s the page asks
+  // for the case's version and, when it changed, says so with a link that reloads it. It never reloads by itself:
+  // the operator may be typing.
+  var changed = document.getElementById("changed");
+  function watch() {
+    var url = root.getAttribute("data-version-url");
+    if (!url || !changed || !window.fetch) return;
+    window.setInterval(function () {
+      if (!changed.hidden) return;
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) {
+          if (!d || d.version === root.getAttribute("data-version")) return;
+          changed.textContent = root.getAttribute("data-changed") + " ";
+          var link = document.createElement("a");
+          link.href = window.location.pathname;
+          link.textContent = root.getAttribute("data-reload");
+          changed.appendChild(link);
+          changed.hidden = false;
+        })
+        .catch(function () { /* offline a moment: the next try */ });
+    }, 5000);
+  }
+  watch();
+
   function focusIn(id, selector) {
     var part = document.getElementById(id);
     if (!part) return false;
