@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from tocsin.alarms import services as registry_services
+from tests.arc.signals import ev, signal
 from tocsin.alarms.domain import FieldErrors
 from tocsin.alarms.services import as_member
 from tocsin.arc import handling, services
@@ -22,48 +22,6 @@ from tocsin.organisations.domain import RuleError
 from tocsin.organisations.services import AccessDenied, NotFound
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def goods(central_op, mvalues):
-    system = registry_services.system_register(actor=as_member(central_op), values=mvalues())
-    services.account_set(actor=as_member(central_op), account="1234", system_reference=system.reference)
-    for zone, code, label in (("01", "D-HAL-01", "Hall"), ("02", "D-KEU-02", "Kitchen")):
-        services.zone_set(actor=as_member(central_op), account="1234", zone=zone, detection_code=code, label=label)
-    return system
-
-
-@pytest.fixture
-def personal(central_op, mvalues):
-    system = registry_services.system_register(
-        actor=as_member(central_op),
-        values=mvalues(system_type="personal_fixed", user_number="P2002", site_name="Apotheek", property_nature="shop"),
-    )
-    services.account_set(actor=as_member(central_op), account="5678", system_reference=system.reference)
-    services.zone_set(actor=as_member(central_op), account="5678", zone="01", detection_code="D-BALIE")
-    return system
-
-
-@pytest.fixture
-def direct(registry_admin, central, emergency):
-    return arc_registry.direct_number_set(actor=as_member(registry_admin), central_id=central.pk, number="0800 11 223",
-                                          emergency_centre_id=emergency.pk)  # fmt: skip
-
-
-_seq = iter(range(1, 10_000))
-
-
-def signal(account: str, *events: dict, extended: list | None = None, at: datetime | None = None) -> Signal:
-    row = ReceiverAccount.objects.get(account=account)
-    n = next(_seq)
-    return Signal.objects.create(
-        account=row, central_id=row.central_id, received_at=at or datetime.now(UTC), message_id="SIA-DCS",
-        sequence=f"{n:04d}", data="", events=list(events), extended=extended or [], transport="tcp", digest=f"d{n}",
-    )  # fmt: skip
-
-
-def ev(code: str, zone: str = "01") -> dict:
-    return {"code": code, "zone": zone, "description": code}
 
 
 def rules(exc: pytest.ExceptionInfo) -> list[str | None]:

@@ -19,12 +19,12 @@ from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
 
+from tests.arc.signals import ev, signal
 from tests.conftest import portal_client, run_async
 from tests.organisations.factories import UserFactory
 from tocsin.alarms import services as registry_services
 from tocsin.alarms.services import as_member
 from tocsin.arc import handling, selectors, services
-from tocsin.arc import registry as arc_registry
 from tocsin.arc.cases import build_cases
 from tocsin.arc.models import (
     AlarmCase,
@@ -33,7 +33,6 @@ from tocsin.arc.models import (
     CaseStep,
     CaseVerification,
     Notification,
-    ReceiverAccount,
     Signal,
 )
 from tocsin.audit.models import AuditEntry
@@ -49,16 +48,6 @@ def english(settings):
 
 
 @pytest.fixture
-def goods(central_op, mvalues):
-    """A goods alarm of the central (An Peeters' home), its account 1234 and two zones with detection codes."""
-    system = registry_services.system_register(actor=as_member(central_op), values=mvalues())
-    services.account_set(actor=as_member(central_op), account="1234", system_reference=system.reference)
-    for zone, code, label in (("01", "D-HAL-01", "Hall"), ("02", "D-KEU-02", "Kitchen")):
-        services.zone_set(actor=as_member(central_op), account="1234", zone=zone, detection_code=code, label=label)
-    return system
-
-
-@pytest.fixture
 def shop(central_op, mvalues):
     """A second goods alarm of the central, account 4321 (no zone mapped)."""
     system = registry_services.system_register(
@@ -66,40 +55,6 @@ def shop(central_op, mvalues):
     )
     services.account_set(actor=as_member(central_op), account="4321", system_reference=system.reference)
     return system
-
-
-@pytest.fixture
-def personal(central_op, mvalues):
-    system = registry_services.system_register(
-        actor=as_member(central_op),
-        values=mvalues(system_type="personal_fixed", user_number="P2002", site_name="Apotheek", property_nature="shop"),
-    )
-    services.account_set(actor=as_member(central_op), account="5678", system_reference=system.reference)
-    services.zone_set(actor=as_member(central_op), account="5678", zone="01", detection_code="D-BALIE")
-    return system
-
-
-@pytest.fixture
-def direct(registry_admin, central, emergency):
-    return arc_registry.direct_number_set(actor=as_member(registry_admin), central_id=central.pk, number="0800 11 223",
-                                          emergency_centre_id=emergency.pk)  # fmt: skip
-
-
-_seq = iter(range(1, 100_000))
-
-
-def signal(account: str, *events: dict, at: datetime | None = None, extended: list | None = None) -> Signal:
-    row = ReceiverAccount.objects.get(account=account)
-    n = next(_seq)
-    return Signal.objects.create(
-        account=row, central_id=row.central_id, received_at=at or datetime.now(UTC), message_id="SIA-DCS",
-        sequence=f"{n % 10_000:04d}", data="", events=list(events), extended=extended or [], transport="tcp",
-        digest=f"c{n}",
-    )  # fmt: skip
-
-
-def ev(code: str, zone: str = "01") -> dict:
-    return {"code": code, "zone": zone, "description": code}
 
 
 def alarm(account: str = "1234", code: str = "BA", zone: str = "01", **kw: Any) -> AlarmCase:
