@@ -44,11 +44,15 @@ poppler:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 
 # Debian's Kannel (bearerbox, smsbox, and fakesmsc from kannel-extras): a real peer for the Kannel channel.
+# baresip and SIPp (sip-tester) are the phones of the voice tests, espeak-ng and sox render speech.
 peers:
-	@test -x /usr/lib/kannel/test/fakesmsc && test -x /usr/sbin/bearerbox || { \
-	  echo "Installing Debian's kannel and kannel-extras for the SMS tests ..."; \
+	@test -x /usr/lib/kannel/test/fakesmsc && test -x /usr/sbin/bearerbox \
+	  && command -v espeak-ng >/dev/null && command -v sox >/dev/null \
+	  && command -v sipp >/dev/null && command -v baresip >/dev/null || { \
+	  echo "Installing Debian's kannel and kannel-extras (SMS tests), espeak-ng, sox, sip-tester and baresip-core (voice tests) ..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kannel kannel-extras >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    kannel kannel-extras espeak-ng sox sip-tester baresip-core >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
