@@ -65,7 +65,7 @@ class Dispatcher:
         conn = await self._connect()
         cur = await conn.execute(
             "SELECT id, name, kind, config, rate_per_s, concurrency FROM delivery_gateway"
-            " WHERE enabled AND channel IN ('sms', 'email')"  # area broadcasts go by job (alerts.tasks)
+            " WHERE enabled AND channel IN ('sms', 'email', 'voice')"  # area broadcasts go by job (alerts.tasks)
         )
         gateways = [GatewayInfo(*row) for row in await cur.fetchall()]
         await conn.close()
@@ -73,6 +73,9 @@ class Dispatcher:
             gateways = [g for g in gateways if g.id in self.gateway_ids]
         tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._reaper())]
         for gateway in gateways:
+            if gateway.kind == "sip":  # calls: one runner, one slot per call in flight
+                tasks.append(asyncio.create_task(self._runner(gateway)))
+                continue
             for _ in range(min(self.runners_per_gateway, gateway.concurrency)):
                 tasks.append(asyncio.create_task(self._runner(gateway)))
         logger.info("dispatcher %s: %d gateways, %d runners", self.worker, len(gateways), len(tasks) - 2)
@@ -149,6 +152,10 @@ class Dispatcher:
             side = await self._connect()  # receipts and replies arrive while the pump uses conn
             channel: Channel | None = None
             try:
+                if gateway.kind == "sip":
+                    channel = self._channel(gateway, side)
+                    await self._calls(conn, gateway, channel)
+                    continue
                 slot = await self._take_slot(conn, gateway)
                 if slot is None:
                     await asyncio.sleep(5)  # all slots taken by other runners: stand by
@@ -227,6 +234,120 @@ class Dispatcher:
             if channel.health.state == "down":
                 raise ConnectionError(channel.health.detail)  # e.g. credentials refused: back off, reconnect
 
+    async def _calls(self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo, channel: Channel) -> None:
+        """A voice trunk: each call in flight holds one of the trunk's slots (a session advisory lock on
+        ``conn``, freed when the call ends or this worker dies), so ``concurrency`` is the trunk's limit of
+        simultaneous calls across all workers; ``rate_per_s`` paces the INVITEs (bursts lose them)."""
+        from tocsin.delivery.channels.voice import VoiceChannel, result_of
+        from tocsin.delivery.speech import SpeechStore
+
+        assert isinstance(channel, VoiceChannel)
+        store = SpeechStore(self.dsn)
+        channel.speech = _Speech(store, self.content)
+        channel.worker = self.worker
+        await channel.open()
+        await self._set_health(conn, gateway, channel)
+        limit = min(gateway.concurrency, channel.config.calls_per_worker)
+        held: set[int] = set()
+        in_flight: dict[asyncio.Task[Any], tuple[Outgoing, int]] = {}
+        finished: list[tuple[Outgoing, int, Any]] = []
+        ended = asyncio.Event()
+
+        async def one(item: Outgoing, slot: int) -> None:
+            report = await channel.call(item)
+            finished.append((item, slot, report))
+            ended.set()
+
+        async def settle() -> None:
+            """Write what ended (results, attempts) and free those calls' slots."""
+            ended.clear()
+            done = finished[:]
+            del finished[:]
+            if not done:
+                return
+            results = [result_of(i.delivery_id, i.attempt, r, channel.config.retry_after_s) for i, _s, r in done]
+            logs = [_attempt_log(i, r) for i, _s, r in done]
+            await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=results, attempts=logs)
+            slots = [s for _i, s, _r in done]
+            await conn.execute(
+                "SELECT pg_advisory_unlock(%s, k) FROM unnest(%s::int[]) k",
+                [_SLOT_LOCK_SPACE, [gateway.id * 1000 + s for s in slots]],
+            )
+            held.difference_update(slots)
+            if any(r.auth_failed for _i, _s, r in done):
+                channel.health.state, channel.health.detail = "down", "the trunk refused our credentials"
+                await self._set_health(conn, gateway, channel)
+
+        try:
+            while not self.stop.is_set():
+                await settle()
+                for task in [t for t in in_flight if t.done()]:
+                    del in_flight[task]
+                    if not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                if channel.health.state == "down":
+                    raise ConnectionError(channel.health.detail)
+                free = limit - len(held)
+                slots = await self._take_slots(conn, gateway, free, held) if free > 0 else []
+                if not slots:
+                    await _wait_any(ended, self.wake, 0.5)
+                    continue
+                tokens = await outbox.take_tokens(conn, gateway_id=gateway.id, want=len(slots))
+                claimed = []
+                if tokens:
+                    claimed = await outbox.claim(conn, gateway_id=gateway.id, worker=self.worker, limit=tokens,
+                                                 lease_s=channel.config.lease_s)  # fmt: skip
+                    if len(claimed) < tokens:
+                        await outbox.give_back(conn, gateway_id=gateway.id, tokens=tokens - len(claimed))
+                unused = slots[len(claimed) :]
+                if unused:
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock(%s, k) FROM unnest(%s::int[]) k",
+                        [_SLOT_LOCK_SPACE, [gateway.id * 1000 + s for s in unused]],
+                    )
+                if not claimed:
+                    self.wake.clear()
+                    await _wait_any(ended, self.wake, self.idle_s if tokens else 0.1)
+                    continue
+                now = asyncio.get_running_loop().time()
+                for request_id in {c.request_id for c in claimed}:
+                    self.recent[request_id] = now
+                items = await self._outgoing(conn, claimed)
+                for item, slot in zip(items, slots, strict=False):
+                    held.add(slot)
+                    in_flight[asyncio.create_task(one(item, slot))] = (item, slot)
+                if tokens < len(slots):
+                    await asyncio.sleep(1 / max(gateway.rate_per_s, 1.0))
+        finally:
+            # Stopping (or a defect): calls in flight are hung up; their deliveries go back to the queue,
+            # flagged, because the callee may have heard part of the message.
+            for task in in_flight:
+                task.cancel()
+            for task in in_flight:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(psycopg.Error):
+                await settle()
+                cut = [item for task, (item, _slot) in in_flight.items() if task.cancelled()]
+                if cut:
+                    await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=[
+                        outbox.Result(i.delivery_id, "retry", error="the worker stopped during the call",
+                                      maybe_sent=True, retry_in=0) for i in cut
+                    ])  # fmt: skip
+            await store.close()
+
+    async def _take_slots(
+        self, conn: psycopg.AsyncConnection[Any], gateway: GatewayInfo, want: int, held: set[int]
+    ) -> list[int]:
+        """Up to ``want`` free call slots of the trunk. A session may lock a key twice, so the slots this
+        worker holds already are left out by hand."""
+        cur = await conn.execute(
+            "SELECT s FROM generate_series(0, %s - 1) s WHERE s <> ALL(%s::int[])"
+            " AND pg_try_advisory_lock(%s, %s * 1000 + s) LIMIT %s",
+            [gateway.concurrency, list(held), _SLOT_LOCK_SPACE, gateway.id, want],
+        )
+        return [row[0] for row in await cur.fetchall()]
+
     async def _outgoing(self, conn: psycopg.AsyncConnection[Any], claimed: list[outbox.Claimed]) -> list[Outgoing]:
         missing = {c.request_id for c in claimed} - self.content.keys()
         if missing:
@@ -237,5 +358,40 @@ class Dispatcher:
         for c in claimed:
             content = self.content.get(c.request_id, {})
             texts: dict[str, str] = content.get(c.language) or next(iter(content.values()), {})
-            out.append(Outgoing(c.id, c.recipient, c.language, texts, c.request_id, c.possible_duplicate))
+            out.append(Outgoing(c.id, c.recipient, c.language, texts, c.request_id, c.possible_duplicate, c.attempts))
         return out
+
+
+class _Speech:
+    """The voice channel's prompts: the message of each send request in each language, from the store."""
+
+    def __init__(self, store: Any, content: dict[int, dict[str, Any]]):
+        self.store = store
+        self.content = content
+
+    async def __call__(self, item: Outgoing) -> Any:
+        return await self.store.prompt(item.request_id, item.language, item.content.get("text", ""))
+
+    async def thanks(self, language: str) -> Any:
+        return await self.store.thanks(language)
+
+
+def _attempt_log(item: Outgoing, report: Any) -> outbox.AttemptLog:
+    return outbox.AttemptLog(
+        delivery_id=item.delivery_id, attempt=item.attempt, started_at=report.started_at,
+        ringing_at=report.ringing_at, answered_at=report.answered_at, ended_at=report.ended_at or report.started_at,
+        outcome=report.outcome.value, sip_status=report.status, seconds_played=report.seconds_played,
+        detail=report.detail,
+    )  # fmt: skip
+
+
+async def _wait_any(ended: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    """Until a call ends, the outbox wakes us, or the timeout."""
+    if ended.is_set() or wake.is_set():
+        return
+    waits = [asyncio.ensure_future(ended.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

@@ -23,6 +23,7 @@ FINAL = frozenset({State.DELIVERED, State.FAILED, State.EXPIRED})
 class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
+    VOICE = "voice"
 
 
 class Priority(IntEnum):
@@ -109,7 +110,7 @@ def normalise_email(raw: str) -> str:
 
 
 def normalise(channel: Channel, raw: str) -> str:
-    return normalise_phone(raw) if channel is Channel.SMS else normalise_email(raw)
+    return normalise_email(raw) if channel is Channel.EMAIL else normalise_phone(raw)
 
 
 def link_token(secret: str, delivery_id: int) -> str:

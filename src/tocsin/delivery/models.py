@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from tocsin.delivery.domain import Channel, Priority, State
 
 STATE_CHOICES = [(s.value, s.value) for s in State]
-CHANNEL_CHOICES = [(Channel.SMS.value, _("SMS")), (Channel.EMAIL.value, _("E-mail"))]
+CHANNEL_CHOICES = [
+    (Channel.SMS.value, _("SMS")),
+    (Channel.EMAIL.value, _("E-mail")),
+    (Channel.VOICE.value, _("Voice call")),
+]
 # Area broadcasts reach every phone in an area: no deliveries per recipient, one message per operator / CBC.
 GATEWAY_CHANNELS = [*CHANNEL_CHOICES, ("lbsms", _("Location-based SMS")), ("cb", _("Cell broadcast"))]
 
@@ -24,6 +28,7 @@ class Gateway(models.Model):
         ("smpp", "SMPP 3.4"),
         ("kannel", "Kannel HTTP"),
         ("smtp", "SMTP"),
+        ("sip", "SIP trunk (voice calls, G.711 over RTP)"),
         ("cap-https", "CAP 1.2 over HTTPS (an operator's location-based SMS)"),
         ("ecbe", "ECBE REST (osmo-cbc cell broadcast centre)"),
     ]
@@ -92,7 +97,9 @@ class Delivery(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     gateway_message_id = models.CharField(max_length=80, blank=True)
-    units = models.PositiveSmallIntegerField(default=0)  # billable: SMS parts, 0 for e-mail
+    units = models.PositiveSmallIntegerField(default=0)  # billable: SMS parts, started minutes of a call, 0 for e-mail
+    # The recipient confirmed: pressed 1 during a voice call.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Set when a claim expired while the message may already have been with the gateway.
     possible_duplicate = models.BooleanField(default=False)
@@ -143,3 +150,48 @@ class InboundMessage(models.Model):
     recipient = models.CharField(max_length=32)
     text = models.TextField()
     received_at = models.DateTimeField(default=timezone.now)
+
+
+class Attempt(models.Model):
+    """One try of a delivery and how it went (voice calls: rang, answered, busy, no answer …)."""
+
+    OUTCOMES = [
+        ("acknowledged", _("Answered, confirmed with 1")),
+        ("answered", _("Answered")),
+        ("answering_machine", _("Answering machine: message left")),
+        ("busy", _("Busy")),
+        ("no_answer", _("No answer")),
+        ("rejected", _("Refused by the network")),
+        ("failed", _("Failed")),
+    ]
+
+    id = models.BigAutoField(primary_key=True)
+    delivery_id = models.BigIntegerField()
+    attempt = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    ringing_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20, choices=OUTCOMES)
+    sip_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    seconds_played = models.FloatField(default=0)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery_id", "attempt"], name="attempt_delivery")]
+
+
+class Speech(models.Model):
+    """A voice message rendered once per send request and language, shared by every worker."""
+
+    request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=2)
+    text_sha256 = models.CharField(max_length=64)
+    ulaw = models.BinaryField()
+    alaw = models.BinaryField()
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "language", "text_sha256"], name="speech_once")]

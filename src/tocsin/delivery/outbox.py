@@ -9,6 +9,7 @@ duplicates because the gateway may already have had them).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -47,21 +48,25 @@ UPDATE delivery_delivery d SET
     state = CASE WHEN r.state = 'retry' THEN
                 CASE WHEN d.attempts >= %(max_attempts)s THEN 'failed' ELSE 'queued' END
             ELSE r.state END,
+    acknowledged_at = CASE WHEN r.acknowledged THEN COALESCE(d.acknowledged_at, now()) ELSE d.acknowledged_at END,
     gateway_message_id = COALESCE(NULLIF(r.message_id, ''), d.gateway_message_id),
     units = r.units,
     error = r.error,
     possible_duplicate = d.possible_duplicate OR r.maybe_sent,
     claimed_by = '', lease_until = NULL,
-    -- back-off as domain.retry_delay: 2, 4, 8 … seconds, at most 5 minutes
+    -- the channel's own wait (a voice trunk's schedule), else as domain.retry_delay: 2, 4, 8 … seconds, at
+    -- most 5 minutes
     next_attempt_at = CASE WHEN r.state = 'retry'
-                      THEN now() + make_interval(secs => LEAST(300, power(2, GREATEST(1, d.attempts))))
+                      THEN now() + make_interval(secs => COALESCE(r.retry_in,
+                                                                  LEAST(300, power(2, GREATEST(1, d.attempts)))))
                       ELSE d.next_attempt_at END,
     submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE d.submitted_at END,
     final_at = CASE WHEN r.state IN ('failed', 'delivered', 'expired')
                     OR (r.state = 'retry' AND d.attempts >= %(max_attempts)s) THEN now() ELSE d.final_at END
 FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(states)s::text[]) AS state,
              unnest(%(message_ids)s::text[]) AS message_id, unnest(%(units)s::int[]) AS units,
-             unnest(%(errors)s::text[]) AS error, unnest(%(maybe_sent)s::bool[]) AS maybe_sent) r
+             unnest(%(errors)s::text[]) AS error, unnest(%(maybe_sent)s::bool[]) AS maybe_sent,
+             unnest(%(acknowledged)s::bool[]) AS acknowledged, unnest(%(retry_in)s::float8[]) AS retry_in) r
 WHERE d.id = r.id AND d.id IN (SELECT id FROM locked) AND d.state = 'claimed' AND d.claimed_by = %(worker)s
 """
 
@@ -123,6 +128,24 @@ class Result:
     units: int = 0
     error: str = ""
     maybe_sent: bool = False  # the gateway may have it although it did not answer (connection lost)
+    acknowledged: bool = False  # the recipient confirmed (pressed 1 in a voice call)
+    retry_in: float | None = None  # seconds before the next try, when the channel has its own schedule
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    """One try and how it went, kept as a delivery_attempt row (voice calls)."""
+
+    delivery_id: int
+    attempt: int
+    started_at: float  # epoch seconds
+    ringing_at: float | None
+    answered_at: float | None
+    ended_at: float
+    outcome: str
+    sip_status: int | None
+    seconds_played: float
+    detail: str
 
 
 async def claim(
@@ -134,7 +157,28 @@ async def claim(
     return [Claimed(*row) for row in rows]
 
 
-async def record(conn: psycopg.AsyncConnection, *, worker: str, gateway_id: int, results: list[Result]) -> None:
+_ATTEMPTS = """
+INSERT INTO delivery_attempt (delivery_id, attempt, worker, started_at, ringing_at, answered_at, ended_at, outcome,
+                              sip_status, seconds_played, detail)
+SELECT a.delivery_id, a.attempt, %(worker)s, to_timestamp(a.started_at), to_timestamp(a.ringing_at),
+       to_timestamp(a.answered_at), to_timestamp(a.ended_at), a.outcome, a.sip_status, a.seconds_played, a.detail
+FROM unnest(%(delivery_ids)s::bigint[], %(attempts)s::int[], %(started)s::float8[], %(ringing)s::float8[],
+            %(answered)s::float8[], %(ended)s::float8[], %(outcomes)s::text[], %(statuses)s::int[],
+            %(seconds)s::float8[], %(details)s::text[])
+     AS a(delivery_id, attempt, started_at, ringing_at, answered_at, ended_at, outcome, sip_status, seconds_played,
+          detail)
+"""
+
+
+async def record(
+    conn: psycopg.AsyncConnection,
+    *,
+    worker: str,
+    gateway_id: int,
+    results: list[Result],
+    attempts: Sequence[AttemptLog] = (),
+) -> None:
+    """The results of a batch, and the attempts' logs, in one transaction."""
     if not results:
         return
     params = {
@@ -144,13 +188,30 @@ async def record(conn: psycopg.AsyncConnection, *, worker: str, gateway_id: int,
         "units": [r.units for r in results],
         "errors": [r.error[:500] for r in results],
         "maybe_sent": [r.maybe_sent for r in results],
+        "acknowledged": [r.acknowledged for r in results],
+        "retry_in": [r.retry_in for r in results],
         "worker": worker,
         "max_attempts": domain.MAX_ATTEMPTS,
         "gateway": gateway_id,
     }
     # Receipts that came early wait in pendingreceipt; the reaper's sweep applies them (one
     # place only, so no two transactions take those rows in different orders).
-    await _retrying(conn, _RESULTS, params)
+    statements: list[tuple[str, dict[str, object]]] = [(_RESULTS, params)]
+    if attempts:
+        statements.append((_ATTEMPTS, {
+            "worker": worker,
+            "delivery_ids": [a.delivery_id for a in attempts],
+            "attempts": [a.attempt for a in attempts],
+            "started": [a.started_at for a in attempts],
+            "ringing": [a.ringing_at for a in attempts],
+            "answered": [a.answered_at for a in attempts],
+            "ended": [a.ended_at for a in attempts],
+            "outcomes": [a.outcome for a in attempts],
+            "statuses": [a.sip_status for a in attempts],
+            "seconds": [a.seconds_played for a in attempts],
+            "details": [a.detail[:200] for a in attempts],
+        }))  # fmt: skip
+    await _retrying_all(conn, statements)
 
 
 async def receipts(conn: psycopg.AsyncConnection, *, gateway_id: int, items: list[tuple[str, str, str]]) -> None:
@@ -176,10 +237,18 @@ def is_retryable(exc: BaseException) -> bool:
 
 async def _retrying(conn: psycopg.AsyncConnection, sql: str, params: dict[str, object], tries: int = 5) -> None:
     """One statement in its own transaction, again after a deadlock or serialisation failure."""
+    await _retrying_all(conn, [(sql, params)], tries)
+
+
+async def _retrying_all(
+    conn: psycopg.AsyncConnection, statements: list[tuple[str, dict[str, object]]], tries: int = 5
+) -> None:
+    """Statements in one transaction, again after a deadlock or serialisation failure."""
     for attempt in range(tries):
         try:
             async with conn.transaction():
-                await conn.execute(sql, params)
+                for sql, params in statements:
+                    await conn.execute(sql, params)
             return
         except _RETRYABLE:
             if attempt == tries - 1:

@@ -54,6 +54,33 @@ def summarise(request_id: int, counts: dict[str, dict[str, int]]) -> dict[str, o
     }
 
 
+CALL_OUTCOMES = ("acknowledged", "answered", "answering_machine", "busy", "no_answer", "rejected", "failed")
+
+
+def call_outcomes(request_ids: list[int]) -> dict[str, int]:
+    """How the calls of these send requests went, counts only: every attempt by its outcome, and the minutes
+    billed (``units``). Empty when nothing was called."""
+    from django.db import connection
+
+    if not request_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.outcome, count(*) FROM delivery_attempt a JOIN delivery_delivery d ON d.id = a.delivery_id"
+            " WHERE d.request_id = ANY(%s) AND d.channel = 'voice' GROUP BY a.outcome",
+            [request_ids],
+        )
+        counts = dict(cursor.fetchall())
+        if not counts:
+            return {}
+        cursor.execute(
+            "SELECT COALESCE(sum(units), 0) FROM delivery_delivery WHERE request_id = ANY(%s) AND channel = 'voice'",
+            [request_ids],
+        )
+        units = cursor.fetchone()[0]
+    return {**{outcome: int(counts.get(outcome, 0)) for outcome in CALL_OUTCOMES}, "units": int(units)}
+
+
 def gateway_overview(*, actor: User) -> QuerySet[Gateway]:
     """Gateways and their health: the platform's for the crisis centre, an organisation's own otherwise."""
     if Role.ADMIN.value not in actor.roles:

@@ -187,6 +187,7 @@ _REQUIRED = {
     "smpp": ("host", "port", "system_id"),
     "kannel": ("url",),
     "smtp": ("host",),
+    "sip": ("server",),  # a SIP trunk: voice calls
     "cap-https": ("url", "token"),  # a mobile operator's location-based SMS endpoint
     "ecbe": ("url", "cbe_name"),  # a cell broadcast centre (osmo-cbc's REST interface)
 }
@@ -194,6 +195,7 @@ _CHANNEL_OF_KIND = {
     "smpp": Channel.SMS.value,
     "kannel": Channel.SMS.value,
     "smtp": Channel.EMAIL.value,
+    "sip": Channel.VOICE.value,
     "cap-https": "lbsms",
     "ecbe": "cb",
 }
@@ -239,7 +241,19 @@ def gateway_set(
         raise RuleError(gettext_noop("The port must be a number."), field="config")
     if not 0 < rate_per_s <= 100_000:
         raise RuleError(gettext_noop("The rate must be between 0 and 100,000 messages per second."), field="rate_per_s")
-    if not 1 <= concurrency <= 64:
+    if kind == "sip":
+        from tocsin.delivery.channels.voice import ConfigError, parse_config
+
+        try:
+            parse_config(config)
+        except ConfigError as exc:
+            raise RuleError(
+                gettext_noop("%(problem)s"), field=f"config.{exc.key}", params={"problem": str(exc)}
+            ) from None
+        if not 1 <= concurrency <= 1000:
+            raise RuleError(gettext_noop("A SIP trunk takes between 1 and 1,000 simultaneous calls."),
+                            field="concurrency")  # fmt: skip
+    elif not 1 <= concurrency <= 64:
         raise RuleError(gettext_noop("Concurrency must be between 1 and 64 connections."), field="concurrency")
     with transaction.atomic():
         gateway = gateway_configure(

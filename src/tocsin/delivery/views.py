@@ -40,7 +40,25 @@ PRIORITY_LABELS = {
     Priority.INFORMATION: _("Information"),
     Priority.BULK: _("Bulk"),
 }
-CHANNEL_LABELS = {"sms": _("SMS"), "email": _("E-mail")}
+CHANNEL_LABELS = {"sms": _("SMS"), "email": _("E-mail"), "voice": _("Voice call")}
+CALL_LABELS = {
+    "acknowledged": _("Answered, confirmed with 1"),
+    "answered": _("Answered, not confirmed"),
+    "answering_machine": _("Answering machine: message left"),
+    "busy": _("Busy"),
+    "no_answer": _("No answer"),
+    "rejected": _("Number refused by the network"),
+    "failed": _("Failed (tried again)"),
+}
+
+
+def call_rows(outcomes: dict[str, int], *, always: bool = False) -> list[tuple[str, Any, int]]:
+    """(outcome, label, count) of the calls, for a table (none when nothing was called, unless ``always``)."""
+    if not (outcomes or always):
+        return []
+    return [(key, CALL_LABELS[key], outcomes.get(key, 0)) for key in selectors.CALL_OUTCOMES]
+
+
 # A stream ends after a third of the session's idle time (10 minutes by default) and the browser's EventSource opens
 # a new one: that request keeps the session of a page left open (a console, a desk) alive, where a stream as long as
 # the idle time would reconnect into an expired session and stop at the sign-in page.
@@ -84,6 +102,7 @@ def send_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         "rows": _rows(summary),
         "states": [(s, STATE_LABELS[s]) for s in STATES],
         "priority": PRIORITY_LABELS[Priority(item.priority)],
+        "calls": call_rows(selectors.call_outcomes([item.pk])),
     }
     return render(request, "web/send_detail.html", ctx)
 

@@ -33,6 +33,7 @@ class Outgoing:
     content: dict[str, str]  # text (and subject, html for e-mail) in the recipient's language
     request_id: int
     possible_duplicate: bool = False
+    attempt: int = 1  # this is the delivery's n-th try
 
 
 @dataclass
@@ -78,6 +79,6 @@ def register(cls: type[Channel]) -> type[Channel]:
 
 def channel_for(gateway: GatewayInfo, *, on_receipts: ReceiptSink, on_inbound: InboundSink) -> Channel:
     # The modules register themselves on import.
-    from tocsin.delivery.channels import kannel, smpp, smtp  # noqa: F401
+    from tocsin.delivery.channels import kannel, smpp, smtp, voice  # noqa: F401
 
     return REGISTRY[gateway.kind](gateway, on_receipts=on_receipts, on_inbound=on_inbound)
