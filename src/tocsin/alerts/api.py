@@ -31,14 +31,14 @@ class AlertIn(Schema):
     contact: str = Field(default="", max_length=200)
     general_interest: bool = False
     texts: dict[str, dict[str, str]]
-    channels: list[Literal["sms", "email"]]
+    channels: list[Literal["sms", "email", "voice"]]
     targets: dict[str, Any]
 
 
 class AlertPatch(Schema):
     event: str | None = Field(default=None, max_length=200)
     texts: dict[str, dict[str, str]] | None = None
-    channels: list[Literal["sms", "email"]] | None = None
+    channels: list[Literal["sms", "email", "voice"]] | None = None
     targets: dict[str, Any] | None = None
     severity: str | None = None
     urgency: str | None = None

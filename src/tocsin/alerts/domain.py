@@ -12,8 +12,9 @@ from tocsin.protocols import cap, gsm
 
 LANGUAGES = ("nl", "fr", "de", "en")
 # sms and email reach registered people one by one; lbsms (location-based SMS through each mobile operator)
-# and cb (cell broadcast) reach every phone in an area, without registration. Voice comes with its gateway.
-CHANNELS = ("sms", "email", "lbsms", "cb")
+# and cb (cell broadcast) reach every phone in an area, without registration. voice calls landlines and
+# mobiles (never a deaf or hard-of-hearing citizen: the targeting leaves their numbers out).
+CHANNELS = ("sms", "email", "voice", "lbsms", "cb")
 AREA_CHANNELS = ("lbsms", "cb")
 MAX_SMS_PARTS = 6
 # Cell broadcast (3GPP TS 23.041): a page carries 82 octets — 93 GSM-7 characters or 41 UCS-2 ones — and a
@@ -221,3 +222,12 @@ def cb_message_id(*, status: str, severity: str, urgency: str, certainty: str, s
         if base == CB_INFO:
             return CB_INFO_SECOND if second_language else CB_INFO
     return base + (CB_SECOND_LANGUAGE if second_language else 0)
+
+
+def voice_script(parts: Mapping[str, str]) -> str:
+    """What a call says: the voice script, else the headline, the description and the instruction."""
+    script = (parts.get("voice") or "").strip()
+    if script:
+        return script
+    said = [(parts.get(k) or "").strip() for k in ("headline", "description", "instruction")]
+    return "\n".join(s if s.endswith((".", "!", "?")) else f"{s}." for s in said if s)

@@ -31,16 +31,21 @@ ACK_WORDS = {
 
 def alert_acks(*, alert: Alert) -> dict[str, int]:
     """Acknowledgements, counts only (BA-7.4): totals ``ok`` / ``help`` / ``other``, and per channel
-    (``sms_…``: replies to the SMS, ``email_…``: the e-mail's link)."""
+    (``sms_…``: replies to the SMS, ``email_…``: the e-mail's link, ``voice_ok``: a 1 pressed in a call)."""
     from django.db.models import Count
 
     from tocsin.alerts.models import AlertAck
+    from tocsin.delivery.models import Delivery
 
     sms = _sms_acks(alert)
     email = dict(AlertAck.objects.filter(alert=alert).values_list("kind").annotate(n=Count("id")).order_by())
+    voice = Delivery.objects.filter(
+        request_id__in=list(alert.send_request_ids or []), channel="voice", acknowledged_at__isnull=False
+    ).count()
     out = {f"sms_{k}": v for k, v in sms.items()}
-    out.update({"email_ok": email.get("ok", 0), "email_help": email.get("help", 0)})
-    out.update({"ok": sms["ok"] + out["email_ok"], "help": sms["help"] + out["email_help"], "other": sms["other"]})
+    out.update({"email_ok": email.get("ok", 0), "email_help": email.get("help", 0), "voice_ok": voice})
+    out.update({"ok": sms["ok"] + out["email_ok"] + voice, "help": sms["help"] + out["email_help"],
+                "other": sms["other"]})  # fmt: skip
     return out
 
 
@@ -80,7 +85,7 @@ def alert_dashboard(*, alert: Alert) -> dict[str, Any]:
     """Everything the live dashboard shows of a launched alert: per channel and state the deliveries of its
     send requests, its area broadcasts with the operators' counts, and the acknowledgements."""
     from tocsin.alerts.broadcasts import broadcast_summary
-    from tocsin.delivery.selectors import progress, summarise
+    from tocsin.delivery.selectors import call_outcomes, progress, summarise
 
     channels: dict[str, dict[str, int]] = {}
     for request_id in alert.send_request_ids:
@@ -99,4 +104,5 @@ def alert_dashboard(*, alert: Alert) -> dict[str, Any]:
         "done": summary["ended"] == summary["total"] and not any(b["state"] == "queued" for b in area),
         "broadcasts": area,
         "acks": alert_acks(alert=alert),
+        "calls": call_outcomes(list(alert.send_request_ids or [])),
     }

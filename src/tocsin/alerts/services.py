@@ -56,7 +56,7 @@ def _check_draft(actor: User, fields: Mapping[str, Any]) -> None:
     domain.check_cap_fields(fields)
     channels = list(fields.get("channels") or [])
     if not channels or any(c not in domain.CHANNELS for c in channels):
-        raise RuleError(gettext_noop("Choose the channels: sms, email, lbsms, cb."), field="channels")
+        raise RuleError(gettext_noop("Choose the channels: sms, email, voice, lbsms, cb."), field="channels")
     domain.check_texts(fields.get("texts") or {}, channels)
     org = actor.organisation
     domain.check_targets(
@@ -175,6 +175,9 @@ def _resolve(alert: Alert) -> Recipients:
         kinds = contact_list_recipients_for_send(organisation=org, list_ids=targets["lists"])
         for value, language in kinds.get("mobile", []):
             add("sms", value, language)
+            add("voice", value, language)
+        for value, language in kinds.get("landline", []):
+            add("voice", value, language)
         for value, language in kinds.get("email", []):
             add("email", value, language)
     return Recipients({ch: list(rows.items()) for ch, rows in found.items() if rows})
@@ -399,6 +402,9 @@ def alert_launch(*, actor: User, alert_id: int, confirmation: str) -> Alert:
                     }
                     for lang, t in alert.texts.items()
                 }
+            elif channel == "voice":
+                content = {lang: {"text": domain.marked(mark, lang, domain.voice_script(t))}
+                           for lang, t in alert.texts.items()}  # fmt: skip
             else:
                 continue
             request = send_request_create(

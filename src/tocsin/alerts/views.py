@@ -207,7 +207,10 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         except (RuleError, AccessDenied, NotFound) as exc:
             context["preview_error"] = localise(exc)
     else:
+        from tocsin.delivery.views import call_rows
+
         context["dashboard"] = selectors.alert_dashboard(alert=alert)
+        context["calls"] = call_rows(context["dashboard"]["calls"], always="voice" in alert.channels)
         context["states"] = STATES
         context["count_keys"] = ("cells", "handsets", "sent", "delivered")
     return render(request, "alerts/detail.html", context, status=status)

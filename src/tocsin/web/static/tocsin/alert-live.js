@@ -30,7 +30,8 @@
         set('[data-bc="' + b.id + ":" + key + '"]', b.counts[key]);
       });
     });
-    ["ok", "help", "other"].forEach(function (kind) { set('[data-ack="' + kind + '"]', d.acks[kind]); });
+    Object.keys(d.calls || {}).forEach(function (key) { set('[data-call="' + key + '"]', d.calls[key]); });
+    ["ok", "help", "other", "voice_ok"].forEach(function (kind) { set('[data-ack="' + kind + '"]', d.acks[kind]); });
     field("done").hidden = !d.done;
   });
 })();
