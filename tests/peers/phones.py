@@ -464,6 +464,10 @@ class Baresip:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no call was up at {self.uri} within {timeout} s to press {digit!r}")
             time.sleep(0.02)
+        if self.also:  # several accounts: sndcode goes to the current one, so make the call's account current
+            established = self.events("CALL_ESTABLISHED")
+            if established and established[-1].get("accountaor"):
+                self.command("uafind", str(established[-1]["accountaor"]))
         self.command("sndcode", digit)
 
     def hangup(self) -> None:
