@@ -607,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["list", "set", "kannel-urls"])
     p.add_argument("name", nargs="?", help="the gateway's name (set, kannel-urls)")
-    p.add_argument("--kind", choices=["smpp", "kannel", "smtp", "cap-https", "ecbe"])
+    p.add_argument("--kind", choices=["smpp", "kannel", "smtp", "sip", "cap-https", "ecbe"])
     p.add_argument("--rate", type=float, help="messages per second, across all workers together")
     p.add_argument("--concurrency", type=int, help="connections, across all workers together")
     p.add_argument("--organisation", type=int, help="an organisation's id: its own gateway (default: platform-wide)")

@@ -108,3 +108,19 @@ def test_answering_machine_detection_counts_voiced_frames_and_bridges_short_gaps
         call.heard(quiet)
     call.heard(loud)
     assert call.voiced_run == 1 and call.longest_voiced == 110
+
+
+def test_a_trunk_that_refuses_us_does_not_use_up_the_recipients_tries():
+    """STYLE 11: a wrong password (or missing speech) is not the number's fault: the try is not counted and
+    the call waits for the set-up to be fixed."""
+    refused = Report(outcome=Outcome.FAILED, status=403, detail="the trunk refused our credentials", auth_failed=True)
+    result = voice.result_of(1, 3, refused, (120.0, 300.0))
+    assert (result.state, result.uncounted, result.retry_in) == ("retry", True, 60.0)
+
+
+def test_booleans_and_numbers_given_as_text_on_the_command_line():
+    config = voice.parse_config({"server": "t", "register": "false", "machine_detection": "no", "ring_timeout_s": "20"})
+    assert config.register is False and config.machine_detection is False and config.ring_timeout_s == 20
+    with pytest.raises(voice.ConfigError) as caught:
+        voice.parse_config({"server": "t", "register": "maybe"})
+    assert caught.value.key == "register"

@@ -354,12 +354,32 @@ def _code_message(purpose: str, code: str, link: str, language: str) -> dict[str
     return {"text": text, "subject": subject, "email_text": body}
 
 
+def landline_calls() -> bool:
+    """Whether a landline can get its code: a voice gateway (a SIP trunk) is configured and enabled."""
+    from tocsin.delivery.models import Gateway
+
+    return Gateway.objects.filter(channel="voice", enabled=True, organisation__isnull=True).exists()
+
+
+def _spoken_code(purpose: str, code: str, language: str) -> str:
+    """A code as a call says it: digit by digit, twice."""
+    with translation.override(language):
+        digits = ", ".join(code)
+        if purpose == "verify":
+            said = gettext("This is Tocsin. Your verification code is: %(digits)s. Again: %(digits)s.")
+        else:
+            said = gettext("This is Tocsin. Your sign-in code is: %(digits)s. Again: %(digits)s.")
+        return said % {"digits": digits}
+
+
 def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCode | None:
-    """Create a code for ``point`` and queue it (highest priority). Landlines wait for the voice channel."""
+    """Create a code for ``point`` and queue it (highest priority): by SMS, e-mail, or for a landline by a
+    voice call that says it (when there is no voice gateway, a landline cannot be checked yet: None)."""
     from tocsin.delivery.services import send_request_create
 
-    if point.kind == PointKind.LANDLINE.value:
-        return None  # verified by a voice call: the voice channel comes with issue 10
+    landline = point.kind == PointKind.LANDLINE.value
+    if landline and not landline_calls():
+        return None
     code = f"{secrets.randbelow(1_000_000):06d}"
     link = secrets.token_urlsafe(24)
     otc = OneTimeCode.objects.create(
@@ -372,12 +392,13 @@ def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCo
     )
     OneTimeCode.objects.filter(pk=otc.pk).update(code_hash=_digest("code", otc.pk, code))
     message = _code_message(purpose, code, link, language)
-    channel = Channel.EMAIL if point.kind == PointKind.EMAIL.value else Channel.SMS
-    content = (
-        {language: {"subject": message["subject"], "text": message["email_text"]}}
-        if channel is Channel.EMAIL
-        else {language: {"text": message["text"]}}
-    )
+    channel = Channel.EMAIL if point.kind == PointKind.EMAIL.value else Channel.VOICE if landline else Channel.SMS
+    if channel is Channel.EMAIL:
+        content = {language: {"subject": message["subject"], "text": message["email_text"]}}
+    elif channel is Channel.VOICE:  # no "press 1" after a code
+        content = {language: {"text": _spoken_code(purpose, code, language), "confirm": "no"}}
+    else:
+        content = {language: {"text": message["text"]}}
     request = send_request_create(
         organisation_id=_crisis_centre_id(),
         created_by_id=None,
@@ -393,11 +414,13 @@ def _send_code(point: ContactPoint, *, purpose: str, language: str) -> OneTimeCo
 
 
 def _forget_code_texts(request_ids: list[int | None]) -> None:
-    """Once a code is used (or its person erased), the message that carried it no longer holds it."""
-    from tocsin.delivery.models import SendRequest
+    """Once a code is used (or its person erased), the message that carried it no longer holds it (nor the
+    speech of a call that said it)."""
+    from tocsin.delivery.models import SendRequest, Speech
 
     ids = [i for i in request_ids if i]
     if ids:
+        Speech.objects.filter(request_id__in=ids).delete()
         SendRequest.objects.filter(pk__in=ids, purpose__startswith="citizen:").update(
             content={"-": {"text": "(one-time code, removed after use)"}}
         )
@@ -405,10 +428,11 @@ def _forget_code_texts(request_ids: list[int | None]) -> None:
 
 def codes_forget_expired() -> int:
     """Housekeeping (run by the worker's schedule or any sign-up): expired codes' texts are removed too."""
-    from tocsin.delivery.models import SendRequest
+    from tocsin.delivery.models import SendRequest, Speech
 
     stale = OneTimeCode.objects.filter(expires_at__lt=timezone.now()).exclude(request_id=None)
     ids = [i for i in stale.values_list("request_id", flat=True)[:5000] if i is not None]
+    Speech.objects.filter(request_id__in=ids).delete()
     OneTimeCode.objects.filter(request_id__in=ids, expires_at__lt=timezone.now()).update(request_id=None)
     return SendRequest.objects.filter(pk__in=ids, purpose__startswith="citizen:").update(
         content={"-": {"text": "(one-time code, removed after use)"}}
@@ -470,8 +494,8 @@ def registration_sign_up(
     _limit_ip("sign_up_ip", ip)
     _pow_redeem(challenge, nonce)
     for kind, value, _sms, _voice in points:
-        if kind != PointKind.LANDLINE.value:
-            _limit_codes(value, kind, "verify")  # committed now: refused attempts count too
+        if kind != PointKind.LANDLINE.value or landline_calls():
+            _limit_codes(value, kind, "verify")  # committed now: refused attempts count too (calls as well)
     if random.random() < 0.01:  # noqa: S311 — housekeeping
         codes_forget_expired()
     with transaction.atomic():
@@ -529,7 +553,7 @@ def contact_point_resend(*, registration: Registration, point_id: int) -> None:
     point = ContactPoint.objects.filter(registration=registration, pk=point_id, verified_at=None).first()
     if point is None:
         raise RuleError(gettext_noop("Unknown contact point."), field="point_id")
-    if point.kind != PointKind.LANDLINE.value:
+    if point.kind != PointKind.LANDLINE.value or landline_calls():
         _limit_codes(point.value, point.kind, "verify")
     _send_code(point, purpose="verify", language=registration.language)
 
@@ -697,7 +721,7 @@ def contact_point_add(*, registration: Registration, point: PointIn) -> ContactP
     kind, value, sms, voice = _point(point, existing, deaf=registration.deaf)
     if ContactPoint.objects.filter(registration=registration, kind=kind, value=value).exists():
         raise RuleError(gettext_noop("This contact point is given twice."), field=f"contact_points[{existing}].value")
-    if kind != PointKind.LANDLINE.value:
+    if kind != PointKind.LANDLINE.value or landline_calls():
         _limit_codes(value, kind, "verify")
     with transaction.atomic():
         created = ContactPoint.objects.create(registration=registration, kind=kind, value=value, sms=sms, voice=voice)

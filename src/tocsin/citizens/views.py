@@ -237,7 +237,8 @@ def verify(request: HttpRequest) -> HttpResponse:
                 request.session[SESSION_KEY] = {"id": str(registration.public_id), "at": time.time()}
                 return redirect(reverse("citizens:me") + "?welcome=1")
     rows = [(p, errors.get(p.pk, "")) for p in points]
-    return render(request, "citizens/verify.html", {"rows": rows}, status=422 if errors else 200)
+    context = {"rows": rows, "calls": services.landline_calls()}
+    return render(request, "citizens/verify.html", context, status=422 if errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -325,6 +326,7 @@ def me(request: HttpRequest) -> HttpResponse:
         "groups": _groups(registration),
         "joined": request.GET.get("joined") == "1",
     }
+    context["calls"] = services.landline_calls()
     return render(request, "citizens/me.html", context, status=422 if form.errors else 200)
 
 

@@ -26,6 +26,7 @@ from tocsin.delivery.channels.base import Channel, GatewayInfo, Outgoing, channe
 from tocsin.delivery.services import NOTIFY_CHANNEL, PROGRESS_CHANNEL
 
 logger = logging.getLogger("tocsin.delivery")
+STOP_GRACE_S = 120.0  # a stopping worker lets its calls end (a call lasts a minute or two)
 _SLOT_LOCK_SPACE = 0x70C5  # first key of the two-key advisory lock: "a gateway slot"
 
 
@@ -274,8 +275,9 @@ class Dispatcher:
                 [_SLOT_LOCK_SPACE, [gateway.id * 1000 + s for s in slots]],
             )
             held.difference_update(slots)
-            if any(r.auth_failed for _i, _s, r in done):
-                channel.health.state, channel.health.detail = "down", "the trunk refused our credentials"
+            refused = [r.detail for _i, _s, r in done if r.auth_failed]
+            if refused:  # the trunk refused us, or speech failed: every call would, until someone fixes it
+                channel.health.state, channel.health.detail = "down", refused[0]
                 await self._set_health(conn, gateway, channel)
 
         try:
@@ -319,8 +321,12 @@ class Dispatcher:
                 if tokens < len(slots):
                     await asyncio.sleep(1 / max(gateway.rate_per_s, 1.0))
         finally:
-            # Stopping (or a defect): calls in flight are hung up; their deliveries go back to the queue,
-            # flagged, because the callee may have heard part of the message.
+            # Stopping: no new call, the calls in flight end as they would (up to STOP_GRACE_S). After that,
+            # or after a defect, they are hung up and go back to the queue, flagged: the callee may have heard
+            # part of the message.
+            pending = [t for t in in_flight if not t.done()]
+            if pending and self.stop.is_set():
+                await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for task in in_flight:
                 task.cancel()
             for task in in_flight:
@@ -370,7 +376,8 @@ class _Speech:
         self.content = content
 
     async def __call__(self, item: Outgoing) -> Any:
-        return await self.store.prompt(item.request_id, item.language, item.content.get("text", ""))
+        confirm = item.content.get("confirm") != "no"
+        return await self.store.prompt(item.request_id, item.language, item.content.get("text", ""), confirm=confirm)
 
     async def thanks(self, language: str) -> Any:
         return await self.store.thanks(language)

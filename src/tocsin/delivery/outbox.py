@@ -46,8 +46,9 @@ WITH locked AS (
 )
 UPDATE delivery_delivery d SET
     state = CASE WHEN r.state = 'retry' THEN
-                CASE WHEN d.attempts >= %(max_attempts)s THEN 'failed' ELSE 'queued' END
+                CASE WHEN d.attempts >= %(max_attempts)s AND NOT r.uncounted THEN 'failed' ELSE 'queued' END
             ELSE r.state END,
+    attempts = d.attempts - CASE WHEN r.uncounted AND d.attempts > 0 THEN 1 ELSE 0 END,
     acknowledged_at = CASE WHEN r.acknowledged THEN COALESCE(d.acknowledged_at, now()) ELSE d.acknowledged_at END,
     gateway_message_id = COALESCE(NULLIF(r.message_id, ''), d.gateway_message_id),
     units = r.units,
@@ -62,11 +63,13 @@ UPDATE delivery_delivery d SET
                       ELSE d.next_attempt_at END,
     submitted_at = CASE WHEN r.state = 'submitted' THEN now() ELSE d.submitted_at END,
     final_at = CASE WHEN r.state IN ('failed', 'delivered', 'expired')
-                    OR (r.state = 'retry' AND d.attempts >= %(max_attempts)s) THEN now() ELSE d.final_at END
+                    OR (r.state = 'retry' AND d.attempts >= %(max_attempts)s AND NOT r.uncounted) THEN now()
+                    ELSE d.final_at END
 FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(states)s::text[]) AS state,
              unnest(%(message_ids)s::text[]) AS message_id, unnest(%(units)s::int[]) AS units,
              unnest(%(errors)s::text[]) AS error, unnest(%(maybe_sent)s::bool[]) AS maybe_sent,
-             unnest(%(acknowledged)s::bool[]) AS acknowledged, unnest(%(retry_in)s::float8[]) AS retry_in) r
+             unnest(%(acknowledged)s::bool[]) AS acknowledged, unnest(%(retry_in)s::float8[]) AS retry_in,
+             unnest(%(uncounted)s::bool[]) AS uncounted) r
 WHERE d.id = r.id AND d.id IN (SELECT id FROM locked) AND d.state = 'claimed' AND d.claimed_by = %(worker)s
 """
 
@@ -130,6 +133,7 @@ class Result:
     maybe_sent: bool = False  # the gateway may have it although it did not answer (connection lost)
     acknowledged: bool = False  # the recipient confirmed (pressed 1 in a voice call)
     retry_in: float | None = None  # seconds before the next try, when the channel has its own schedule
+    uncounted: bool = False  # not the recipient's try (the gateway is set up wrong): attempts stay as they were
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ async def record(
         "maybe_sent": [r.maybe_sent for r in results],
         "acknowledged": [r.acknowledged for r in results],
         "retry_in": [r.retry_in for r in results],
+        "uncounted": [r.uncounted for r in results],
         "worker": worker,
         "max_attempts": domain.MAX_ATTEMPTS,
         "gateway": gateway_id,

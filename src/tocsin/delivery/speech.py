@@ -88,9 +88,9 @@ def render(text: str, language: str) -> Prompt:
     return Prompt(rtp.encode(pcm, "ulaw"), rtp.encode(pcm, "alaw"))
 
 
-def script(text: str, language: str) -> str:
-    """What is said: the message, then how to acknowledge it."""
-    return f"{text.strip()}\n{CONFIRM.get(language, CONFIRM['en'])}"
+def script(text: str, language: str, *, confirm: bool = True) -> str:
+    """What is said: the message, then (unless ``confirm`` is off: a one-time code) how to acknowledge it."""
+    return f"{text.strip()}\n{CONFIRM.get(language, CONFIRM['en'])}" if confirm else text.strip()
 
 
 def digest(text: str) -> str:
@@ -116,7 +116,7 @@ class SpeechStore:
         if self.conn is not None:
             await self.conn.close()
 
-    async def prompt(self, request_id: int, language: str, text: str) -> Prompt:
+    async def prompt(self, request_id: int, language: str, text: str, *, confirm: bool = True) -> Prompt:
         key = (request_id, language)
         found = self.memory.get(key)
         if found is not None:
@@ -127,7 +127,9 @@ class SpeechStore:
         future: asyncio.Future[Prompt] = asyncio.get_running_loop().create_future()
         self.pending[key] = future
         try:
-            prompt = await self._load_or_render(request_id, language, script(text, language))
+            prompt = await self._load_or_render(request_id, language, script(text, language, confirm=confirm))
+            if len(self.memory) >= 256:  # a worker keeps the latest messages only
+                del self.memory[next(iter(self.memory))]
             self.memory[key] = prompt
             future.set_result(prompt)
             return prompt

@@ -46,6 +46,7 @@ from typing import Any
 
 from tocsin.delivery.channels.base import Channel, Outgoing, register
 from tocsin.delivery.outbox import Result
+from tocsin.delivery.speech import SpeechError
 from tocsin.protocols import rtp, sip
 
 logger = logging.getLogger("tocsin.delivery.voice")
@@ -107,9 +108,26 @@ def _address(key: str, value: Any, default_port: int = 5060) -> tuple[str, int]:
 
 def _number(config: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
     value = config.get(key, default)
+    if isinstance(value, str):  # from `tocsin gateway set --set key=value`
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ConfigError(key, f"{key} must be a number from {low:g} to {high:g}")
     return float(value)
+
+
+_TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = config.get(key, default)
+    if isinstance(value, str) and value.strip().lower() in _TRUTH:
+        return _TRUTH[value.strip().lower()]
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"{key} is true or false")
+    return value
 
 
 def parse_config(config: Mapping[str, Any]) -> VoiceConfig:
@@ -145,8 +163,8 @@ def parse_config(config: Mapping[str, Any]) -> VoiceConfig:
         auth_username=str(config.get("auth_username") or ""),
         caller_id=caller_id,
         display_name=str(config.get("display_name") or "BE-Alert"),
-        asserted_identity=bool(config.get("asserted_identity", False)),
-        register=bool(config.get("register", False)),
+        asserted_identity=_flag(config, "asserted_identity", False),
+        register=_flag(config, "register", False),
         register_expires=int(_number(config, "register_expires", 600, 60, 86400)),
         number_format=number_format,
         local_address=str(config.get("local_address") or ""),
@@ -156,7 +174,8 @@ def parse_config(config: Mapping[str, Any]) -> VoiceConfig:
         pause_s=_number(config, "pause_s", 1.0, 0, 10),
         ack_wait_s=_number(config, "ack_wait_s", 10, 0, 60),
         retry_after_s=tuple(float(r) for r in retries),
-        machine_detection=bool(config.get("machine_detection", True)),
+        machine_detection=_flag(config, "machine_detection", True),
+        machine_wait_max_s=_number(config, "machine_wait_max_s", 30, 5, 120),
         machine_speech_s=_number(config, "machine_speech_s", 1.5, 0.5, 10),
         machine_words=int(_number(config, "machine_words", 3, 2, 10)),
         machine_silence_s=_number(config, "machine_silence_s", 1.0, 0.2, 5),
@@ -218,7 +237,8 @@ class Outcome(StrEnum):
 
 REACHED = frozenset({Outcome.ACKNOWLEDGED, Outcome.ANSWERED, Outcome.ANSWERING_MACHINE})
 # Final responses that mean "this number will not work": not tried again (RFC 3261 §21).
-PERMANENT = frozenset({400, 403, 404, 410, 413, 414, 416, 420, 484, 485, 488, 604, 606})
+# 403 (the trunk refusing us) and 488 (no codec in common) are the trunk's set-up, not the number: see _invite.
+PERMANENT = frozenset({400, 404, 410, 413, 414, 416, 420, 484, 485, 604, 606})
 
 
 def outcome_of_status(status: int) -> Outcome:
@@ -245,7 +265,7 @@ class Report:
     frames_played: int = 0  # message frames sent (silence not counted): what is billed
     digits: list[tuple[str, str]] = field(default_factory=list)  # (digit, "rfc4733" | "info")
     codec: str = ""
-    auth_failed: bool = False
+    auth_failed: bool = False  # the trunk refused us, or speech failed: the set-up is wrong, not the number
 
     @property
     def seconds_played(self) -> float:
@@ -264,6 +284,8 @@ def result_of(delivery_id: int, attempt: int, report: Report, retry_after_s: tup
                       acknowledged=report.outcome is Outcome.ACKNOWLEDGED)  # fmt: skip
     error = f"{report.outcome.value}" + (f" ({report.status})" if report.status else "")
     error += f": {report.detail}" if report.detail else ""
+    if report.auth_failed:  # the trunk or this worker is set up wrong: the try does not count, wait for a fix
+        return Result(delivery_id, "retry", error=error, retry_in=60.0, uncounted=True)
     if report.outcome is Outcome.REJECTED or attempt > len(retry_after_s):
         return Result(delivery_id, "failed", error=error)
     return Result(delivery_id, "retry", error=error, retry_in=retry_after_s[attempt - 1])
@@ -701,12 +723,13 @@ class VoiceChannel(Channel):
             call.report.codec = "PCMU" if answer.payload_type == rtp.PCMU else "PCMA"
             stream.start((answer.address, answer.port), answer.payload_type)
             self.clock.add(stream)
-            await self._talk(call, stream, prompt, item.language)
+            await self._talk(call, stream, prompt, item.language, confirm=item.content.get("confirm") != "no")
             if not call.hung_up.is_set():
                 await self._bye(call)
             return call.report
-        except sip.DigestError as exc:
-            call.report.outcome, call.report.detail = Outcome.FAILED, str(exc)
+        except (sip.DigestError, SpeechError) as exc:
+            call.report.outcome, call.report.detail = Outcome.FAILED, str(exc)[:200]
+            call.report.auth_failed = isinstance(exc, SpeechError)  # the worker's set-up, not the number's
             return call.report
         except asyncio.CancelledError:
             if call.state in (CallState.ANSWERED, CallState.LISTENING, CallState.PLAYING, CallState.WAITING):
@@ -780,7 +803,7 @@ class VoiceChannel(Channel):
                 authorization = self._credentials(final, "INVITE", call.target)
                 call.cseq += 1
                 continue
-            if final.status in (401, 407) or (final.status == 403 and authorization is not None):
+            if final.status in (401, 407, 403):
                 call.report.outcome, call.report.detail = Outcome.FAILED, "the trunk refused our credentials"
                 call.report.auth_failed = True
             else:
@@ -851,10 +874,11 @@ class VoiceChannel(Channel):
         if call.state is not CallState.ENDED:
             call.move(CallState.ENDED)
 
-    async def _talk(self, call: Call, stream: Stream, prompt: Any, language: str) -> None:
-        """Listen for a machine, play the message, wait for the 1."""
+    async def _talk(self, call: Call, stream: Stream, prompt: Any, language: str, *, confirm: bool = True) -> None:
+        """Listen for a machine, play the message, wait for the 1 (not after a one-time code: ``confirm``)."""
         cfg = self.config
         frames = rtp.frames(prompt.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
+        confirmed = call.acknowledged if confirm else asyncio.Event()  # a code call ignores keys
         machine = False
         call.report.outcome = Outcome.ANSWERED
         if cfg.machine_detection:
@@ -868,22 +892,22 @@ class VoiceChannel(Channel):
         repeats = 1 if machine else cfg.repeat
         for round_ in range(repeats):
             playing = stream.play(frames + (pause if round_ < repeats - 1 else []))
-            await _first(playing, call.hung_up.wait(), call.acknowledged.wait())
-            if call.hung_up.is_set() or (call.acknowledged.is_set() and not machine):
+            await _first(playing, call.hung_up.wait(), confirmed.wait())
+            if call.hung_up.is_set() or (confirmed.is_set() and not machine):
                 break
         stream.stop_playing()
         if machine:
             call.report.outcome = Outcome.ANSWERING_MACHINE
-        elif not call.acknowledged.is_set() and not call.hung_up.is_set():
+            return
+        if confirm and not confirmed.is_set() and not call.hung_up.is_set():
             call.move(CallState.WAITING)
-            await _first(call.acknowledged.wait(), call.hung_up.wait(), timeout=cfg.ack_wait_s)
-        if call.acknowledged.is_set() and not machine:
+            await _first(confirmed.wait(), call.hung_up.wait(), timeout=cfg.ack_wait_s)
+        if confirmed.is_set():
             call.report.outcome = Outcome.ACKNOWLEDGED
-            if not call.hung_up.is_set() and self.speech is not None:
-                thanks = await self.speech.thanks(language) if hasattr(self.speech, "thanks") else None
-                if thanks is not None:
-                    frames = rtp.frames(thanks.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
-                    await _first(stream.play(frames), call.hung_up.wait(), timeout=10)
+            if not call.hung_up.is_set() and hasattr(self.speech, "thanks"):
+                thanks = await self.speech.thanks(language)
+                frames = rtp.frames(thanks.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
+                await _first(stream.play(frames, counted=False), call.hung_up.wait(), timeout=10)
 
     async def _listen(self, call: Call) -> bool:
         """Answering-machine detection on what the callee sends: True for a machine (and then wait for the
