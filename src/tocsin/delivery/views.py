@@ -48,7 +48,7 @@ CALL_LABELS = {
     "busy": _("Busy"),
     "no_answer": _("No answer"),
     "rejected": _("Number refused by the network"),
-    "failed": _("Failed (tried again)"),
+    "failed": _("Failed: network or trunk"),
 }
 
 
