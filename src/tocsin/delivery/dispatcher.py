@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +54,7 @@ class Dispatcher:
         self.gateway_ids = set(gateway_ids) if gateway_ids else None
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.stop_event_never = asyncio.Event()  # for waits that only a call's end may cut short
         self.content: dict[int, dict[str, Any]] = {}
         # Send requests this worker touched lately (request id -> monotonic time): their progress is
         # announced once a second, not once per batch, and for a while after (receipts come later).
@@ -288,7 +290,10 @@ class Dispatcher:
                     if not task.cancelled() and task.exception() is not None:
                         raise task.exception()  # type: ignore[misc]
                 if channel.health.state == "down":
-                    raise ConnectionError(channel.health.detail)
+                    if not in_flight:  # reconnect (with back-off) once the calls in progress have ended
+                        raise ConnectionError(channel.health.detail)
+                    await _wait_any(ended, self.stop_event_never, 0.5)
+                    continue
                 free = limit - len(held)
                 slots = await self._take_slots(conn, gateway, free, held) if free > 0 else []
                 if not slots:
@@ -336,9 +341,13 @@ class Dispatcher:
                 await settle()
                 cut = [item for task, (item, _slot) in in_flight.items() if task.cancelled()]
                 if cut:
+                    now = time.time()
                     await outbox.record(conn, worker=self.worker, gateway_id=gateway.id, results=[
                         outbox.Result(i.delivery_id, "retry", error="the worker stopped during the call",
                                       maybe_sent=True, retry_in=0) for i in cut
+                    ], attempts=[
+                        outbox.AttemptLog(i.delivery_id, i.attempt, now, None, None, now, "failed", None, 0.0,
+                                          "the worker stopped during the call") for i in cut
                     ])  # fmt: skip
             await store.close()
 

@@ -103,6 +103,7 @@ class SpeechStore:
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.memory: dict[tuple[int, str], Prompt] = {}
+        self.thank_you: dict[str, Prompt] = {}
         self.pending: dict[tuple[int, str], asyncio.Future[Prompt]] = {}
         self.conn: psycopg.AsyncConnection[Any] | None = None
         self.lock = asyncio.Lock()
@@ -142,11 +143,10 @@ class SpeechStore:
 
     async def thanks(self, language: str) -> Prompt:
         """The short thank-you after a 1, rendered once per worker and language."""
-        key = (0, language)
-        if key not in self.memory:
+        if language not in self.thank_you:
             text = THANKS.get(language, THANKS["en"])
-            self.memory[key] = await asyncio.to_thread(render, text, language)
-        return self.memory[key]
+            self.thank_you[language] = await asyncio.to_thread(render, text, language)
+        return self.thank_you[language]
 
     async def _load_or_render(self, request_id: int, language: str, text: str) -> Prompt:
         select = "SELECT ulaw, alaw FROM delivery_speech WHERE request_id = %s AND language = %s AND text_sha256 = %s"

@@ -52,7 +52,8 @@ from tocsin.protocols import rtp, sip
 logger = logging.getLogger("tocsin.delivery.voice")
 T1 = 0.5  # RFC 3261 §17: round-trip estimate
 TIMER_B = 64 * T1
-DEFAULT_CALLS_PER_WORKER = int(os.environ.get("TOCSIN_VOICE_CALLS_PER_WORKER", "300"))
+_PER_WORKER = os.environ.get("TOCSIN_VOICE_CALLS_PER_WORKER", "300")
+DEFAULT_CALLS_PER_WORKER = int(_PER_WORKER) if _PER_WORKER.isdigit() and 0 < int(_PER_WORKER) <= 2000 else 300
 
 
 # --- configuration -----------------------------------------------------------------------------------------
@@ -729,7 +730,7 @@ class VoiceChannel(Channel):
             return call.report
         except (sip.DigestError, SpeechError) as exc:
             call.report.outcome, call.report.detail = Outcome.FAILED, str(exc)[:200]
-            call.report.auth_failed = isinstance(exc, SpeechError)  # the worker's set-up, not the number's
+            call.report.auth_failed = True  # the set-up (digest the trunk asks for, speech), not the number
             return call.report
         except asyncio.CancelledError:
             if call.state in (CallState.ANSWERED, CallState.LISTENING, CallState.PLAYING, CallState.WAITING):
@@ -803,7 +804,9 @@ class VoiceChannel(Channel):
                 authorization = self._credentials(final, "INVITE", call.target)
                 call.cseq += 1
                 continue
-            if final.status in (401, 407, 403):
+            # Refused credentials (or none where the trunk wants them) are the trunk's set-up. A 403 without a
+            # challenge may be this destination barred (premium numbers): a failed try of this number only.
+            if final.status in (401, 407) or (final.status == 403 and authorization is not None):
                 call.report.outcome, call.report.detail = Outcome.FAILED, "the trunk refused our credentials"
                 call.report.auth_failed = True
             else:
@@ -905,7 +908,11 @@ class VoiceChannel(Channel):
         if confirmed.is_set():
             call.report.outcome = Outcome.ACKNOWLEDGED
             if not call.hung_up.is_set() and hasattr(self.speech, "thanks"):
-                thanks = await self.speech.thanks(language)
+                try:
+                    thanks = await self.speech.thanks(language)
+                except SpeechError as exc:  # the 1 is on record: a missing thank-you must not undo it
+                    logger.warning("no thank-you in %s: %s", language, exc)
+                    return
                 frames = rtp.frames(thanks.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
                 await _first(stream.play(frames, counted=False), call.hung_up.wait(), timeout=10)
 
