@@ -255,8 +255,10 @@ class Dispatcher:
         in_flight: dict[asyncio.Task[Any], tuple[Outgoing, int]] = {}
         finished: list[tuple[Outgoing, int, Any]] = []
         ended = asyncio.Event()
+        next_invite = 0.0  # when this worker's next INVITE may go (loop time)
 
-        async def one(item: Outgoing, slot: int) -> None:
+        async def one(item: Outgoing, slot: int, delay: float) -> None:
+            await asyncio.sleep(delay)  # INVITEs spread over the second: bursts lose them on the way
             report = await channel.call(item)
             finished.append((item, slot, report))
             ended.set()
@@ -320,9 +322,12 @@ class Dispatcher:
                 for request_id in {c.request_id for c in claimed}:
                     self.recent[request_id] = now
                 items = await self._outgoing(conn, claimed)
+                gap, now = 1 / max(gateway.rate_per_s, 1.0), asyncio.get_running_loop().time()
                 for item, slot in zip(items, slots, strict=False):
                     held.add(slot)
-                    in_flight[asyncio.create_task(one(item, slot))] = (item, slot)
+                    next_invite = max(next_invite, now)
+                    in_flight[asyncio.create_task(one(item, slot, next_invite - now))] = (item, slot)
+                    next_invite += gap
                 if tokens < len(slots):
                     await asyncio.sleep(1 / max(gateway.rate_per_s, 1.0))
         finally:

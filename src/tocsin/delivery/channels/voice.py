@@ -353,11 +353,14 @@ class Stream(asyncio.DatagramProtocol):
         self.transport.sendto(rtp.pack(header, payload), self.remote)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        call = self.call
+        # Most packets are the callee's audio, wanted only while listening for a machine: skip them unparsed.
+        if len(data) < 12 or ((data[1] & 0x7F) != call.event_pt and not call.listening):
+            return
         parsed = rtp.parse(data)
         if parsed is None:
             return
         header, payload = parsed
-        call = self.call
         if call.event_pt is not None and header.payload_type == call.event_pt:
             event = rtp.parse_event(payload)
             # RFC 4733 §2.5.1.4: the end packet is sent three times; one event per timestamp.
