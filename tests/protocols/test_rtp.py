@@ -55,6 +55,7 @@ def test_frames_cut_20_ms_and_pad_the_last_with_silence():
 def test_rtp_header_round_trip(pt, seq, ts, ssrc, marker, payload):
     header = rtp.Header(pt, seq, ts, ssrc, marker)
     assert rtp.parse(rtp.pack(header, payload)) == (header, payload)
+    assert rtp.pack_fields(pt, seq, ts, ssrc, marker, payload) == rtp.pack(header, payload)
 
 
 def test_rtp_parse_skips_csrcs_extension_and_padding():

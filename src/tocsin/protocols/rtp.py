@@ -145,6 +145,12 @@ def pack(header: Header, payload: bytes) -> bytes:
     return fixed + payload
 
 
+def pack_fields(payload_type: int, sequence: int, timestamp: int, ssrc: int, marker: bool, payload: bytes) -> bytes:
+    """``pack`` without building a Header: the media clock's hot path (one call per stream every 20 ms)."""
+    second = (0x80 if marker else 0) | payload_type
+    return _FIXED.pack(0x80, second, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc) + payload
+
+
 def parse(packet: bytes) -> tuple[Header, bytes] | None:
     """(header, payload), or None for anything that is not an RTP version 2 packet with a whole header."""
     if len(packet) < 12 or packet[0] >> 6 != 2:

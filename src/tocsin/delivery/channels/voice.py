@@ -307,8 +307,9 @@ class Stream(asyncio.DatagramProtocol):
         self.sequence = random.getrandbits(16)
         self.timestamp = random.getrandbits(32)
         self.first = True
-        self.playing: list[bytes] = []
+        self.playing = b""
         self.position = 0
+        self.total = 0
         self.counted = True
         self.finished: asyncio.Future[None] | None = None
         self.silence = bytes([rtp.SILENCE["alaw"]]) * rtp.FRAME_SAMPLES
@@ -321,36 +322,42 @@ class Stream(asyncio.DatagramProtocol):
         self.remote, self.payload_type = remote, payload_type
         self.silence = bytes([rtp.SILENCE[rtp.PAYLOAD_TYPES[payload_type]]]) * rtp.FRAME_SAMPLES
 
-    def play(self, frames: list[bytes], *, counted: bool = True) -> asyncio.Future[None]:
-        """Send these frames from the next tick on; the future is done when the last one went out."""
+    def play(self, audio: bytes, *, pause_frames: int = 0, counted: bool = True) -> asyncio.Future[None]:
+        """Send ``audio`` (G.711 of the stream's law) from the next tick on, 20 ms a frame, then ``pause_frames``
+        of silence; the future is done when the last frame went out. The frames are cut as they go: a list of
+        them per call would be millions of objects for the garbage collector to walk (1,000 calls)."""
         self.stop_playing()
-        self.playing, self.position, self.counted = frames, 0, counted
+        self.playing, self.position, self.counted = audio, 0, counted
+        self.total = -(-len(audio) // rtp.FRAME_SAMPLES) + pause_frames
         self.finished = asyncio.get_running_loop().create_future()
         return self.finished
 
     def stop_playing(self) -> None:
         if self.finished is not None and not self.finished.done():
             self.finished.set_result(None)
-        self.playing, self.position = [], 0
+        self.playing, self.position, self.total = b"", 0, 0
 
     def tick(self) -> None:
         """Called by the clock every 20 ms: the next frame, or silence (keeps the media path alive)."""
         if self.transport is None or self.remote is None:
             return
-        if self.position < len(self.playing):
-            payload = self.playing[self.position]
+        if self.position < self.total:
+            start = self.position * rtp.FRAME_SAMPLES
+            payload = self.playing[start : start + rtp.FRAME_SAMPLES]
+            if len(payload) < rtp.FRAME_SAMPLES:  # the last piece of the audio, or the pause after it
+                payload += self.silence[len(payload) :]
             self.position += 1
             if self.counted:
                 self.call.report.frames_played += 1
-            if self.position == len(self.playing) and self.finished is not None and not self.finished.done():
+            if self.position == self.total and self.finished is not None and not self.finished.done():
                 self.finished.set_result(None)
         else:
             payload = self.silence
-        header = rtp.Header(self.payload_type, self.sequence, self.timestamp, self.ssrc, self.first)
+        packet = rtp.pack_fields(self.payload_type, self.sequence, self.timestamp, self.ssrc, self.first, payload)
         self.first = False
         self.sequence = (self.sequence + 1) & 0xFFFF
         self.timestamp = (self.timestamp + rtp.FRAME_SAMPLES) & 0xFFFFFFFF
-        self.transport.sendto(rtp.pack(header, payload), self.remote)
+        self.transport.sendto(packet, self.remote)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         call = self.call
@@ -883,7 +890,7 @@ class VoiceChannel(Channel):
     async def _talk(self, call: Call, stream: Stream, prompt: Any, language: str, *, confirm: bool = True) -> None:
         """Listen for a machine, play the message, wait for the 1 (not after a one-time code: ``confirm``)."""
         cfg = self.config
-        frames = rtp.frames(prompt.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
+        audio = prompt.audio(stream.payload_type)
         confirmed = call.acknowledged if confirm else asyncio.Event()  # a code call ignores keys
         machine = False
         call.report.outcome = Outcome.ANSWERED
@@ -894,10 +901,10 @@ class VoiceChannel(Channel):
                 call.move(CallState.ENDED)
                 return
         call.move(CallState.PLAYING)
-        pause = [stream.silence] * int(cfg.pause_s / rtp.FRAME_S)
+        pause = round(cfg.pause_s / rtp.FRAME_S)
         repeats = 1 if machine else cfg.repeat
         for round_ in range(repeats):
-            playing = stream.play(frames + (pause if round_ < repeats - 1 else []))
+            playing = stream.play(audio, pause_frames=pause if round_ < repeats - 1 else 0)
             await _first(playing, call.hung_up.wait(), confirmed.wait())
             if call.hung_up.is_set() or (confirmed.is_set() and not machine):
                 break
@@ -916,8 +923,8 @@ class VoiceChannel(Channel):
                 except SpeechError as exc:  # the 1 is on record: a missing thank-you must not undo it
                     logger.warning("no thank-you in %s: %s", language, exc)
                     return
-                frames = rtp.frames(thanks.audio(stream.payload_type), rtp.PAYLOAD_TYPES[stream.payload_type])
-                await _first(stream.play(frames, counted=False), call.hung_up.wait(), timeout=10)
+                await _first(stream.play(thanks.audio(stream.payload_type), counted=False), call.hung_up.wait(),
+                             timeout=10)  # fmt: skip
 
     async def _listen(self, call: Call) -> bool:
         """Answering-machine detection on what the callee sends: True for a machine (and then wait for the
