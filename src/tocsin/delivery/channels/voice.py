@@ -39,7 +39,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -503,9 +503,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
         logger.debug("SIP socket: %s", exc)
-
-
-Speech = Callable[[Outgoing], Awaitable[Any]]  # → a Prompt (tocsin.delivery.speech)
 
 
 @register
